@@ -1,0 +1,67 @@
+# 反诈助手: the whole developer interface. `make run` and `make test` set everything up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.10 (Rasa 3.6 needs it): python3.10 on PATH, else pyenv's newest 3.10.
+PYTHON310 ?= $(shell python3.10 -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.|$$)' | tail -1) pyenv which python 2>/dev/null)
+VENV := .venv
+BIN := $(VENV)/bin
+RASA := $(BIN)/rasa
+MODEL := models/fraudbot.tar.gz
+SPACY_PIPELINE := nlu/spacy/zh_fraudbot_v1/config.cfg
+TRAIN_INPUTS := config.yml domain.yml $(shell find nlu/data stories -name '*.yml' 2>/dev/null) \
+	nlu/components.py nlu/spacy_pipeline.py
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_INTER_OP_PARALLELISM_THREADS ?= 2
+export TF_INTRA_OP_PARALLELISM_THREADS ?= 2
+
+.PHONY: help run serve train test lint validate test-stories telegram clean
+
+help:
+	@echo "make run    set up, train if needed, start the bot and chat in this terminal"
+	@echo "make test   set up, train if needed, validate data, lint, pytest, Rasa test stories"
+	@echo "make serve  action server (5055) + Rasa REST server (5005) in the foreground"
+	@echo "make train  (re)train the model when its inputs changed"
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (python3.10 or pyenv 3.10.x)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON310) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip<26"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $@
+
+$(SPACY_PIPELINE): nlu/spacy_pipeline.py | $(BIN)/.installed
+	$(BIN)/python -m nlu.spacy_pipeline
+
+$(MODEL): $(TRAIN_INPUTS) $(SPACY_PIPELINE) | $(BIN)/.installed
+	$(RASA) train --data nlu/data stories --config config.yml --domain domain.yml \
+		--out models --fixed-model-name fraudbot
+	@touch $@
+
+train: $(MODEL)
+
+validate: $(BIN)/.installed
+	$(RASA) data validate --data nlu/data stories --config config.yml --domain domain.yml --fail-on-warnings
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check bot nlu actions tests bench
+
+test: $(MODEL) validate lint
+	$(BIN)/python -m pytest -q
+	$(MAKE) test-stories
+
+test-stories: $(MODEL)
+	$(BIN)/python -m bot.cli test-stories
+
+serve: $(MODEL)
+	$(BIN)/fraudbot serve
+
+run: $(MODEL)
+	$(BIN)/fraudbot serve --chat
+
+clean:
+	rm -rf models nlu/spacy .pytest_cache .ruff_cache results

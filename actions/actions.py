@@ -1,0 +1,187 @@
+"""Rasa SDK actions: thin wrappers that turn the tracker into a :class:`~actions.verdict.Case`.
+
+The decisions live in :mod:`actions.verdict` and :mod:`actions.report_lines`; these classes
+only read slots and the latest message, send the reply, and set slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import scenarios
+from actions.report_lines import line, regional_lines
+from actions.verdict import MIN_SCENARIO_CONFIDENCE, NONE, Case, Reply, compose
+from nlu.entities import redact
+
+logger = logging.getLogger(__name__)
+
+MONEY_SENT_INTENT = "money_already_sent"
+PAYMENT_ENTITIES = ("bank", "platform")
+CALL_CHECK_FORM = "call_check_form"
+FORM_SLOTS = ("asked_money", "asked_code", "money_moved")
+_YES = re.compile(r"是|有|对|嗯|要了|让我|叫我|给了|说了|转了|下载了|开了|共享了")
+_NO = re.compile(r"没|不|否|无|未")
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Send each message of a reply; buttons go with the last message."""
+    for i, text in enumerate(reply.messages):
+        last = i == len(reply.messages) - 1
+        dispatcher.utter_message(text=text, buttons=reply.buttons if last and reply.buttons else None)
+
+
+def payment_channel(tracker: Tracker) -> str | None:
+    """The bank or payment platform named in the latest message, else the one named before."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") in PAYMENT_ENTITIES:
+            return str(entity.get("value"))
+    return tracker.get_slot("bank")
+
+
+def case_from_tracker(tracker: Tracker) -> Case:
+    """Build the case from the latest message and what the conversation already knows.
+
+    A scenario found earlier is kept when the latest message (a bank name, "钱已经转了")
+    says nothing about the kind of scam.
+    """
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    found = message.get("scenario") or {}
+    scenario, confidence = found.get("name", NONE), float(found.get("confidence") or 0.0)
+    if (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE) and tracker.get_slot("scenario"):
+        scenario, confidence = tracker.get_slot("scenario"), 1.0
+    return Case(
+        text=message.get("text") or "",
+        scenario=scenario,
+        confidence=confidence,
+        signals=list(message.get("signals") or []),
+        entities=list(message.get("entities") or []),
+        money_sent=intent == MONEY_SENT_INTENT or bool(tracker.get_slot("money_sent")),
+        bank=payment_channel(tracker),
+    )
+
+
+def remembered(case: Case) -> list[EventType]:
+    """Slots that carry the case into the next turn."""
+    events: list[EventType] = [SlotSet("money_sent", case.money_sent)]
+    if case.named_scenario:
+        events.append(SlotSet("scenario", case.scenario))
+    if case.bank:
+        events.append(SlotSet("bank", case.bank))
+    return events
+
+
+class ActionAssess(Action):
+    """Answers a resident's description: verdict, reasons, advice, report lines.
+
+    A call-type scenario with no red flag yet starts the short call check form instead,
+    because "someone called claiming to be police" alone says too little.
+    """
+
+    def name(self) -> str:
+        return "action_assess"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        case = case_from_tracker(tracker)
+        logger.info("assess scenario=%s conf=%.2f signals=%s text=%s", case.scenario,
+                    case.confidence, case.signals, redact(case.text[:200]))
+        info = case.named_scenario
+        if info is None and not case.signals and not case.money_sent:
+            dispatcher.utter_message(response="utter_hotline_fallback")
+            return []
+        reply = compose(case)
+        if (info and info.ask_on_call and reply.risk != "high" and not case.knowledge_question
+                and not case.money_sent):
+            dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)
+            return remembered(case) + [FollowupAction(CALL_CHECK_FORM)]
+        send(dispatcher, reply)
+        return remembered(case)
+
+
+class ActionCallVerdict(Action):
+    """The verdict after the call check form, from the answers and the scenario."""
+
+    def name(self) -> str:
+        return "action_call_verdict"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        case = Case(
+            scenario=tracker.get_slot("scenario") or NONE,
+            confidence=1.0,
+            money_sent=bool(tracker.get_slot("money_moved")),
+            bank=tracker.get_slot("bank"),
+            asked_money=tracker.get_slot("asked_money"),
+            asked_code=tracker.get_slot("asked_code"),
+        )
+        reply = compose(case)
+        send(dispatcher, reply)
+        return remembered(case) + [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+def yes_no(text: str, intent: str | None) -> bool | None:
+    """Read a yes/no answer: the intent first, then plain words (没有 / 让我转了)."""
+    if intent == "affirm":
+        return True
+    if intent == "deny":
+        return False
+    if _NO.search(text):
+        return False
+    if _YES.search(text):
+        return True
+    return None
+
+
+class ValidateCallCheckForm(FormValidationAction):
+    """Turns free-text answers of the call check form into yes/no, or asks again."""
+
+    def name(self) -> str:
+        return "validate_call_check_form"
+
+    def _answer(self, slot: str, dispatcher: CollectingDispatcher,
+                tracker: Tracker) -> dict[str, Any]:
+        message = tracker.latest_message or {}
+        answer = yes_no(message.get("text") or "", (message.get("intent") or {}).get("name"))
+        if answer is None:
+            dispatcher.utter_message(response="utter_answer_yes_no")
+        return {slot: answer}
+
+    def validate_asked_money(self, value: Any, dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer("asked_money", dispatcher, tracker)
+
+    def validate_asked_code(self, value: Any, dispatcher: CollectingDispatcher,
+                            tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer("asked_code", dispatcher, tracker)
+
+    def validate_money_moved(self, value: Any, dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer("money_moved", dispatcher, tracker)
+
+
+class ActionHotlines(Action):
+    """Lists the report lines (national, then the region's own) when a resident asks."""
+
+    def name(self) -> str:
+        return "action_hotlines"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        lines = [line(key) for key in ("police", "anti_fraud", "spam_report", "anti_fraud_app")]
+        lines += regional_lines()
+        text = "这些号码请记好：\n" + "\n".join(f"· {item.render()}" for item in lines)
+        text += "\n另外，12381 是发反诈预警短信的号码，收到它的短信要当心，不用回拨。"
+        dispatcher.utter_message(text=text)
+        return []
+
+
+def scenario_names() -> dict[str, str]:
+    """Scenario id -> Chinese name (used by channels and the CLI)."""
+    return {sid: info.name for sid, info in scenarios().items()}

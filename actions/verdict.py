@@ -1,0 +1,182 @@
+"""The verdict: how risky a case is, and the reply a resident reads.
+
+Pure functions over a :class:`Case` (what the NLU found plus what the conversation
+knows), so the action server, ``fraudbot check`` and ``fraudbot classify`` give the same
+answer. Three levels, never "safe": 高风险 / 需警惕 / 未发现明显诈骗特征.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from actions.knowledge import ReportLine, ScenarioInfo, scenarios
+from actions.report_lines import bank_line, official_domain, official_number, route
+from nlu.signals import signal_table
+
+NONE = "none"
+MIN_SCENARIO_CONFIDENCE = 0.35  # below this the scenario is not named to the resident
+CONFIDENT_SCENARIO = 0.75  # a story this clearly one scam is high risk on its own
+RISK_LABELS = {"high": "高风险", "medium": "需警惕", "low": "未发现明显诈骗特征"}
+
+_KNOWLEDGE = re.compile(r"什么是|是什么|是啥|怎么识别|如何识别|怎么防|如何防|怎么辨别|如何辨别|有哪些|怎么骗|常见|套路|犯法吗|违法吗")
+_STORY = re.compile(r"我|俺|让我|叫我|给我|我妈|我爸|老公|老婆|儿子|女儿|孩子|家里")
+_CALL = re.compile(r"电话|来电|打给我|打来|致电|通话|打过来")
+_SMS = re.compile(r"短信|信息|链接|网址|【")
+
+BANK_BUTTONS = ("工商银行", "建设银行", "农业银行", "中国银行", "邮储银行", "支付宝", "微信支付")
+
+
+@dataclass
+class Case:
+    """Everything known about one resident's situation when the bot answers."""
+
+    text: str = ""
+    scenario: str = NONE
+    confidence: float = 0.0
+    signals: list[str] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    money_sent: bool = False
+    bank: str | None = None
+    asked_money: bool | None = None
+    asked_code: bool | None = None
+
+    @property
+    def named_scenario(self) -> ScenarioInfo | None:
+        """The scenario to name, when it is a scam and the classifier is sure enough."""
+        if self.scenario == NONE or self.confidence < MIN_SCENARIO_CONFIDENCE:
+            return None
+        return scenarios().get(self.scenario)
+
+    @property
+    def knowledge_question(self) -> bool:
+        """A question *about* a scam (什么是杀猪盘), not a story of one happening."""
+        return bool(_KNOWLEDGE.search(self.text)) and not self.signals and not self.money_sent
+
+
+def risk(case: Case) -> str:
+    """``high``, ``medium`` or ``low`` for a case.
+
+    Money already gone is always high. High-severity red flags are high when a scam story
+    surrounds them or when two flags come together. A question about a scam is low.
+    """
+    if case.money_sent:
+        return "high"
+    table = signal_table()
+    high_flags = [s for s in case.signals if table[s].severity == "high"]
+    scam = case.named_scenario is not None
+    if case.asked_money or case.asked_code:
+        return "high"
+    if high_flags and (scam or len(case.signals) >= 2):
+        return "high"
+    if case.knowledge_question:
+        return "low"
+    if scam and (case.signals or case.confidence >= CONFIDENT_SCENARIO):
+        return "high"
+    if scam or case.signals:
+        return "medium"
+    return "low"
+
+
+def situation(case: Case) -> str:
+    """Which report-line situation applies: money_sent, call, sms, or the scenario's own."""
+    if case.money_sent:
+        return "money_sent"
+    info = case.named_scenario
+    own = info.situation if info else "consult"
+    if own in ("card_trafficking", "credit"):
+        return own
+    if any(e.get("entity") == "url" for e in case.entities) or _SMS.search(case.text):
+        return "sms" if own in ("online", "consult", "sms") and info else own
+    if _CALL.search(case.text) or own == "call":
+        return "call"
+    return own
+
+
+@dataclass
+class Reply:
+    """What the bot says: message texts in order, with buttons on the last one if any."""
+
+    risk: str
+    messages: list[str]
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    ask_bank: bool = False
+
+
+def _lines_text(lines: list[ReportLine]) -> str:
+    return "求助电话：\n" + "\n".join(f"· {line.render()}" for line in lines)
+
+
+def _reasons(case: Case) -> list[str]:
+    table = signal_table()
+    reasons = [f"· {table[s].name}：{table[s].explain}" for s in case.signals[:3]]
+    info = case.named_scenario
+    if info and info.truth:
+        reasons.append(f"· {info.truth}")
+    return reasons
+
+
+def _verified_notes(case: Case) -> list[str]:
+    """Facts about official numbers and domains in the message (the only thing ever 'verified')."""
+    notes = []
+    for entity in case.entities:
+        if entity.get("entity") == "phone":
+            what = official_number(str(entity.get("value")))
+            if what:
+                notes.append(f"✅ {entity['value']} 是{what}的官方号码。但来电显示可以伪造，"
+                             "核实请挂断后自己拨打。")
+        elif entity.get("entity") == "url" and official_domain(str(entity.get("value"))):
+            notes.append(f"✅ {entity['value']} 属于官方网站域名。仍请不要在网页上透露验证码。")
+    return notes
+
+
+def golden_hour(case: Case) -> Reply:
+    """Money already sent: 110 and stop-payment first, evidence next, education last."""
+    line = bank_line(case.bank)
+    if line:
+        first = ("🚨 钱已经转出去了，请马上做这两件事，越快越有希望追回：\n"
+                 "1. 立刻拨打 110 报警。\n"
+                 f"2. 马上打{case.bank}官方客服 {line.number}，说明被骗，申请紧急止付。")
+    else:
+        first = ("🚨 钱已经转出去了，请马上做这两件事，越快越有希望追回：\n"
+                 "1. 立刻拨打 110 报警。\n"
+                 "2. 马上打你转账用的银行或支付平台的官方客服，说明被骗，申请紧急止付。")
+    messages = [first, "请保存好证据：聊天记录、转账凭证、对方的账号和电话，都不要删。\n"
+                "不要再给对方转一分钱；说能“帮你追回损失”的，也是骗子。"]
+    info = case.named_scenario
+    if info and info.truth:
+        messages.append(f"这很像「{info.name}」诈骗：{info.truth}")
+    messages.append(_lines_text(route("money_sent", case.bank)))
+    if line is None:
+        messages.append("你是用哪家银行或支付平台转的钱？告诉我，我把它的官方电话给你。")
+        buttons = [{"title": bank, "payload": f'/inform{{"bank":"{bank}"}}'} for bank in BANK_BUTTONS]
+        return Reply("high", messages, buttons, ask_bank=True)
+    return Reply("high", messages)
+
+
+def compose(case: Case) -> Reply:
+    """The full reply for a case: verdict, why, what to do now, which line to call."""
+    if case.money_sent:
+        return golden_hour(case)
+    level = risk(case)
+    info = case.named_scenario
+    messages: list[str] = []
+    if case.knowledge_question and info:
+        messages.append(f"「{info.name}」是这样骗人的：{info.truth}")
+    elif level == "high":
+        name = f"「{info.name}」" if info else ""
+        messages.append(f"⚠️ 高风险：这很像{name}诈骗，请先停下，不要转账。")
+    elif level == "medium":
+        messages.append(f"⚠️ 需警惕：这有「{info.name}」诈骗的特征。" if info
+                        else "⚠️ 需警惕：里面有诈骗常见的危险信号。")
+    else:
+        messages.append("目前未发现明显诈骗特征，但这不代表一定安全。")
+    reasons = _reasons(case) if not case.knowledge_question else []
+    if reasons:
+        messages.append("为什么：\n" + "\n".join(reasons))
+    advice = info.advice if info else scenarios()[NONE].advice
+    messages.append("现在就做：\n" + "\n".join(f"{i}. {a}" for i, a in enumerate(advice, 1)))
+    messages.extend(_verified_notes(case))
+    messages.append(_lines_text(route(situation(case), case.bank)))
+    return Reply(level, messages)

@@ -1,0 +1,1 @@
+"""Rasa channel connectors of 反诈助手."""

@@ -1,0 +1,75 @@
+"""Loads the trained Rasa model in-process and turns a parse into a verdict.
+
+The command line uses this to give exactly what the bot gives: the same model file, the
+same NLU components, the same verdict functions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from actions.verdict import Case, compose, risk
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = PROJECT_ROOT / "models" / "fraudbot.tar.gz"
+MONEY_SENT_INTENT = "money_already_sent"
+
+
+class Classifier:
+    """A loaded Rasa model that classifies texts (``await Classifier.load()``)."""
+
+    def __init__(self, agent: Any) -> None:
+        self._agent = agent
+
+    @classmethod
+    async def load(cls, model: Path = DEFAULT_MODEL) -> Classifier:
+        os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        from rasa.core.agent import Agent
+
+        model = Path(model).resolve()
+        if not model.exists():
+            raise FileNotFoundError(f"no trained model at {model}: run `make train` first")
+        # config.yml names the spaCy pipeline by a path relative to the project root.
+        os.chdir(PROJECT_ROOT)
+        return cls(Agent.load(str(model)))
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Rasa's parse of ``text``: intent, entities, scenario, signals."""
+        return await self._agent.parse_message(text)
+
+    async def classify(self, text: str) -> dict[str, Any]:
+        """The stable classification contract: scenario, confidence, risk, signals, entities."""
+        parse = await self.parse(text)
+        case = case_from_parse(parse)
+        return {
+            "scenario": case.scenario,
+            "confidence": round(case.confidence, 4),
+            "risk": risk(case),
+            "signals": case.signals,
+            "entities": [
+                {"entity": e["entity"], "value": e.get("value"), "start": e.get("start"),
+                 "end": e.get("end")}
+                for e in case.entities
+            ],
+        }
+
+    async def check(self, text: str) -> list[str]:
+        """The messages a resident would read for ``text`` as the first message of a chat."""
+        return compose(case_from_parse(await self.parse(text))).messages
+
+
+def case_from_parse(parse: dict[str, Any]) -> Case:
+    """A :class:`Case` from one parsed message, with no conversation around it."""
+    scenario = parse.get("scenario") or {}
+    entities = list(parse.get("entities") or [])
+    return Case(
+        text=parse.get("text") or "",
+        scenario=scenario.get("name", "none"),
+        confidence=float(scenario.get("confidence") or 0.0),
+        signals=list(parse.get("signals") or []),
+        entities=entities,
+        money_sent=(parse.get("intent") or {}).get("name") == MONEY_SENT_INTENT,
+        bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
+    )

@@ -1,0 +1,54 @@
+"""Red-flag signals: named things scammers ask of residents (``nlu/signals.yml``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+SIGNALS_PATH = Path(__file__).with_name("signals.yml")
+_NEGATION = re.compile(r"(没有|没|不|别|未|无)\S{0,2}$")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A red flag: its id, the name and explanation residents read, and how serious it is."""
+
+    id: str
+    name: str
+    explain: str
+    severity: str
+    patterns: tuple[re.Pattern[str], ...]
+
+
+@lru_cache(maxsize=1)
+def signal_table() -> dict[str, Signal]:
+    """All signals by id, in file order (the order they are explained to residents)."""
+    raw = yaml.safe_load(SIGNALS_PATH.read_text(encoding="utf-8"))
+    return {
+        sid: Signal(sid, spec["name"], spec["explain"], spec["severity"],
+                    tuple(re.compile(p) for p in spec["patterns"]))
+        for sid, spec in raw.items()
+    }
+
+
+def detect_signals(text: str, has_link: bool = False) -> list[str]:
+    """Ids of the red flags in ``text``, in file order.
+
+    A match right after a negation (他没让我下载APP) does not count: residents often tell
+    what did *not* happen. ``has_link`` lets a recognised URL entity raise the link flag.
+    """
+    found = []
+    for signal in signal_table().values():
+        if any(_affirmed(text, m) for p in signal.patterns for m in p.finditer(text)):
+            found.append(signal.id)
+    if has_link and "suspicious_link" not in found:
+        found.append("suspicious_link")
+    return found
+
+
+def _affirmed(text: str, match: re.Match[str]) -> bool:
+    return not _NEGATION.search(text[max(0, match.start() - 4):match.start()])
