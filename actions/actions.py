@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import scenarios
 from actions.report_lines import line, regional_lines
-from actions.verdict import MIN_SCENARIO_CONFIDENCE, NONE, Case, Reply, compose
+from actions.verdict import MIN_SCENARIO_CONFIDENCE, NONE, Case, Reply, compose, needs_call_check
 from nlu.entities import redact
 
 logger = logging.getLogger(__name__)
@@ -96,12 +96,10 @@ class ActionAssess(Action):
         if info is None and not case.signals and not case.money_sent:
             dispatcher.utter_message(response="utter_hotline_fallback")
             return []
-        reply = compose(case)
-        if (info and info.ask_on_call and reply.risk != "high" and not case.knowledge_question
-                and not case.money_sent):
+        if needs_call_check(case):
             dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)
             return remembered(case) + [FollowupAction(CALL_CHECK_FORM)]
-        send(dispatcher, reply)
+        send(dispatcher, compose(case))
         return remembered(case)
 
 

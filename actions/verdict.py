@@ -20,8 +20,8 @@ MIN_SCENARIO_CONFIDENCE = 0.35  # below this the scenario is not named to the re
 CONFIDENT_SCENARIO = 0.75  # a story this clearly one scam is high risk on its own
 RISK_LABELS = {"high": "高风险", "medium": "需警惕", "low": "未发现明显诈骗特征"}
 
-_KNOWLEDGE = re.compile(r"什么是|是什么|是啥|怎么识别|如何识别|怎么防|如何防|怎么辨别|如何辨别|有哪些|怎么骗|常见|套路|犯法吗|违法吗")
-_STORY = re.compile(r"我|俺|让我|叫我|给我|我妈|我爸|老公|老婆|儿子|女儿|孩子|家里")
+_KNOWLEDGE = re.compile(
+    r"什么是|是什么|是啥|怎么识别|如何识别|怎么防|如何防|怎么辨别|如何辨别|有哪些|怎么骗|常见|套路|犯法吗|违法吗")
 _CALL = re.compile(r"电话|来电|打给我|打来|致电|通话|打过来")
 _SMS = re.compile(r"短信|信息|链接|网址|【")
 
@@ -79,6 +79,18 @@ def risk(case: Case) -> str:
     return "low"
 
 
+def needs_call_check(case: Case) -> bool:
+    """A call-type story with no high red flag yet: ask the short questions before judging.
+
+    "有个自称警察的人打电话给我" alone says too little; what they asked for decides.
+    """
+    info = case.named_scenario
+    if info is None or not info.ask_on_call or case.money_sent or case.knowledge_question:
+        return False
+    table = signal_table()
+    return not any(table[s].severity == "high" for s in case.signals)
+
+
 def situation(case: Case) -> str:
     """Which report-line situation applies: money_sent, call, sms, or the scenario's own."""
     if case.money_sent:
@@ -110,7 +122,7 @@ def _lines_text(lines: list[ReportLine]) -> str:
 
 def _reasons(case: Case) -> list[str]:
     table = signal_table()
-    reasons = [f"· {table[s].name}：{table[s].explain}" for s in case.signals[:3]]
+    reasons = [f"· {table[s].name}：{table[s].explain}" for s in case.signals[:2]]
     info = case.named_scenario
     if info and info.truth:
         reasons.append(f"· {info.truth}")

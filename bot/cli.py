@@ -27,9 +27,14 @@ RASA_PORT = 5005
 
 
 def _quiet() -> None:
+    """Keep stdout for results: Rasa's structured logs would otherwise print there, texts included."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    logging.basicConfig(level=logging.WARNING)
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     for name in ("rasa", "tensorflow", "jieba", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -28,7 +28,7 @@ class Scores:
         return {
             "n": self.n, "accuracy": self.accuracy, "macro_f1": self.macro_f1,
             "scam_recall": self.scam_recall, "scam_precision": self.scam_precision,
-            "per_scenario": {k: dict(zip(("precision", "recall", "f1", "support"), v))
+            "per_scenario": {k: dict(zip(("precision", "recall", "f1", "support"), v, strict=True))
                              for k, v in self.per_scenario.items()},
             "confusions": [{"true": t, "predicted": p, "count": c} for t, p, c in self.confusions],
         }
@@ -56,10 +56,10 @@ def score(truth: list[str], predicted: list[str]) -> Scores:
     p, r, f, n = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
     per = {label: (float(p[i]), float(r[i]), float(f[i]), int(n[i])) for i, label in enumerate(labels)
            if n[i] > 0 or label in truth}
-    confusions = Counter((t, q) for t, q in zip(truth, predicted) if t != q)
+    confusions = Counter((t, q) for t, q in zip(truth, predicted, strict=True) if t != q)
     scam_true = [t != NONE for t in truth]
     scam_pred = [q != NONE for q in predicted]
-    hits = sum(a and b for a, b in zip(scam_true, scam_pred))
+    hits = sum(a and b for a, b in zip(scam_true, scam_pred, strict=True))
     return Scores(
         n=len(truth),
         accuracy=float(accuracy_score(truth, predicted)),

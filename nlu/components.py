@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -52,7 +52,7 @@ class FraudEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Turns the ents of the spaCy rule pipeline into Rasa entities with normalised values."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage,
                resource: Resource, execution_context: ExecutionContext) -> FraudEntityExtractor:
         return cls()
 
@@ -76,7 +76,7 @@ class RedFlagDetector(GraphComponent):
     """Adds ``signals``: the red flags named in ``nlu/signals.yml`` found in the message."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage,
                resource: Resource, execution_context: ExecutionContext) -> RedFlagDetector:
         return cls()
 
@@ -88,7 +88,7 @@ class RedFlagDetector(GraphComponent):
         return messages
 
 
-def scenario_label(message: Message) -> Optional[str]:
+def scenario_label(message: Message) -> str | None:
     """The scenario a training example teaches, or None when it teaches none.
 
     Scenario files give it as intent metadata (``metadata: {scenario: …}``); examples of the
@@ -109,19 +109,19 @@ class ScenarioClassifier(GraphComponent):
 
     Character n-grams (TF-IDF) with multinomial logistic regression: Chinese needs no
     word segmentation for this, the model trains in seconds, and its probabilities are
-    usable as confidences. Compared against DIET in ``bench/nlu_models.py``.
+    usable as confidences. Variants are compared in ``bench/nlu_models.py``.
     The model is stored as plain arrays and JSON, never pickled.
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         # Chosen on the held-out split and the independent set (bench/nlu_models.py):
         # character 1-2-grams beat 1-4-grams and word+character unions here.
         return {"analyzer": "char", "ngram_min": 1, "ngram_max": 2, "C": 50.0, "ranking_length": 3}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 vectorizer: Optional[TfidfVectorizer] = None,
-                 classifier: Optional[LogisticRegression] = None) -> None:
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 vectorizer: TfidfVectorizer | None = None,
+                 classifier: LogisticRegression | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
@@ -129,7 +129,7 @@ class ScenarioClassifier(GraphComponent):
         self._classifier = classifier
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage,
                resource: Resource, execution_context: ExecutionContext) -> ScenarioClassifier:
         return cls(config, model_storage, resource)
 
@@ -184,7 +184,7 @@ class ScenarioClassifier(GraphComponent):
                      coef=self._classifier.coef_, intercept=self._classifier.intercept_)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+    def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> ScenarioClassifier:
         component = cls(config, model_storage, resource)
         try:

@@ -1,0 +1,98 @@
+"""Shared fixtures: the trained model, and real servers on loopback for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "fraudbot.tar.gz"
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` (make test does it)")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def action_server() -> Iterator[str]:
+    """The real rasa_sdk action server with this project's actions."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                                "--port", str(port)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/health", 90, process)
+    yield f"http://127.0.0.1:{port}/webhook"
+    stop(process)
+
+
+def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str) -> tuple[subprocess.Popen, str]:
+    """Start the real Rasa server with our REST channel, talking to ``action_url``."""
+    port = free_port()
+    endpoints = tmp / f"endpoints-{port}.yml"
+    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
+    log = open(tmp / log_name, "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rasa", "run", "-m", str(model), "--endpoints", str(endpoints),
+         "--credentials", "credentials.yml", "--port", str(port), "-i", "127.0.0.1"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def rasa_server(trained_model: Path, action_server: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process, url = start_rasa(trained_model, action_server, tmp_path_factory.mktemp("rasa"), "rasa.log")
+    yield url
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def rasa_server_without_actions(trained_model: Path,
+                                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Rasa server whose action server is unreachable (nothing listens on that port)."""
+    dead = f"http://127.0.0.1:{free_port()}/webhook"
+    process, url = start_rasa(trained_model, dead, tmp_path_factory.mktemp("rasa-dead"), "rasa.log")
+    yield url
+    stop(process)

@@ -1,0 +1,53 @@
+"""``fraudbot`` as users call it: a subprocess, JSON lines in and out."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fraudbot(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_classify_contract(trained_model: Path) -> None:
+    lines = [
+        json.dumps({"text": "刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户"}, ensure_ascii=False),
+        "this is not json",
+        json.dumps({"text": "你好"}, ensure_ascii=False),
+        json.dumps({"nope": 1}),
+        json.dumps({"text": "有人要买我的微信号和电话卡，给2000块"}, ensure_ascii=False),
+    ]
+    done = fraudbot("classify", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(out) == 5
+    for item in out:
+        assert set(item) >= {"scenario", "confidence", "risk", "signals", "entities"}
+        assert item["risk"] in ("high", "medium", "low")
+    assert out[0]["scenario"] == "impersonate_police" and out[0]["risk"] == "high"
+    assert "error" in out[1] and "error" in out[3]
+    assert out[2]["scenario"] == "none"
+    assert out[4]["scenario"] == "card_trafficking"
+    assert {"entity": "money", "value": "2000"} in [
+        {"entity": e["entity"], "value": e["value"]} for e in out[4]["entities"]]
+
+
+def test_check_prints_the_reply(trained_model: Path) -> None:
+    done = fraudbot("check", "我刚用建行给对方转了5000")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.index("110") < done.stdout.index("95533")
+
+
+def test_eval_prints_scores(trained_model: Path, tmp_path: Path) -> None:
+    csv_file = tmp_path / "small.csv"
+    csv_file.write_text("text,scenario\n你好,none\n"
+                        "\"有人高价收购银行卡，一张800\",card_trafficking\n", encoding="utf-8")
+    done = fraudbot("eval", str(csv_file), "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    scores = json.loads(done.stdout)
+    assert scores["n"] == 2 and scores["accuracy"] == 1.0
+    assert set(scores["per_scenario"]) == {"none", "card_trafficking"}

@@ -1,0 +1,41 @@
+"""Red-flag signals (nlu/signals.yml)."""
+
+import pytest
+
+from nlu.signals import detect_signals, signal_table
+
+
+@pytest.mark.parametrize("text,signal", [
+    ("他说我涉嫌洗钱，让我把钱转到安全账户", "safe_account"),
+    ("对方让我下载腾讯会议开屏幕共享", "screen_share"),
+    ("客服让我把收到的验证码告诉他", "verification_code"),
+    ("贷款要先交解冻费才能放款", "upfront_fee"),
+    ("先垫付再返佣金", "advance_payment"),
+    ("让我下载一个APP投资", "unknown_app"),
+    ("点击链接领取补贴", "suspicious_link"),
+    ("警官说这事要保密，不要告诉家人", "secrecy"),
+    ("卖家让我私下交易", "off_platform"),
+    ("老师说稳赚不赔", "high_return"),
+    ("有人高价收购银行卡", "account_lending"),
+    ("帮忙跑分有提成", "account_lending"),
+])
+def test_detects(text: str, signal: str) -> None:
+    assert signal in detect_signals(text)
+
+
+def test_negated_flags_do_not_count() -> None:
+    assert detect_signals("他没让我下载APP，也没要验证码") == []
+
+
+def test_plain_greeting_has_no_flags() -> None:
+    assert detect_signals("你好，今天天气不错") == []
+
+
+def test_a_url_entity_raises_the_link_flag() -> None:
+    assert detect_signals("看看这个 http://a.top", has_link=True) == ["suspicious_link"]
+
+
+def test_every_signal_has_words_for_residents() -> None:
+    for signal in signal_table().values():
+        assert signal.name and signal.explain.endswith("。")
+        assert signal.severity in ("high", "medium")
