@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 DATA_DIR = Path(__file__).with_name("data")
+DEFAULT_STOP = "请先停下，不要转账。"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ScenarioInfo:
     truth: str
     advice: tuple[str, ...]
     ask_on_call: bool
+    stop: str
+    covers: frozenset[str]
 
 
 def _read(name: str) -> Any:
@@ -50,7 +53,8 @@ def _read(name: str) -> Any:
 def scenarios() -> dict[str, ScenarioInfo]:
     return {
         sid: ScenarioInfo(sid, spec["name"], spec["situation"], spec.get("truth") or "",
-                          tuple(spec.get("advice") or ()), bool(spec.get("ask_on_call")))
+                          tuple(spec.get("advice") or ()), bool(spec.get("ask_on_call")),
+                          spec.get("stop") or DEFAULT_STOP, frozenset(spec.get("covers") or ()))
         for sid, spec in _read("scenarios.yml").items()
     }
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.knowledge import ReportLine, ScenarioInfo, scenarios
+from actions.knowledge import DEFAULT_STOP, ReportLine, ScenarioInfo, scenarios
 from actions.report_lines import bank_line, official_domain, official_number, route
 from nlu.signals import signal_table
 
@@ -122,8 +122,9 @@ def _lines_text(lines: list[ReportLine]) -> str:
 
 def _reasons(case: Case) -> list[str]:
     table = signal_table()
-    reasons = [f"· {table[s].name}：{table[s].explain}" for s in case.signals[:2]]
     info = case.named_scenario
+    covered = info.covers if info else frozenset()
+    reasons = [f"· {table[s].name}：{table[s].explain}" for s in case.signals if s not in covered][:2]
     if info and info.truth:
         reasons.append(f"· {info.truth}")
     return reasons
@@ -177,8 +178,12 @@ def compose(case: Case) -> Reply:
     if case.knowledge_question and info:
         messages.append(f"「{info.name}」是这样骗人的：{info.truth}")
     elif level == "high":
-        name = f"「{info.name}」" if info else ""
-        messages.append(f"⚠️ 高风险：这很像{name}诈骗，请先停下，不要转账。")
+        if info and info.situation == "card_trafficking":
+            messages.append(f"⚠️ 高风险：这是「{info.name}」，{info.stop}")
+        elif info:
+            messages.append(f"⚠️ 高风险：这很像「{info.name}」诈骗，{info.stop}")
+        else:
+            messages.append(f"⚠️ 高风险：这很像诈骗，{DEFAULT_STOP}")
     elif level == "medium":
         messages.append(f"⚠️ 需警惕：这有「{info.name}」诈骗的特征。" if info
                         else "⚠️ 需警惕：里面有诈骗常见的危险信号。")
