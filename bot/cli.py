@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
-import os
 import signal
 import subprocess
 import sys
@@ -20,23 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT
+from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, quiet_logs
 
 ACTION_PORT = 5055
 RASA_PORT = 5005
-
-
-def _quiet() -> None:
-    """Keep stdout for results: Rasa's structured logs would otherwise print there, texts included."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    for name in ("rasa", "tensorflow", "jieba", "absl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 async def _classify(model: Path) -> int:
@@ -169,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = args.model.resolve()
     if args.command in ("classify", "check", "eval"):
-        _quiet()
+        quiet_logs()
     if args.command == "classify":
         return asyncio.run(_classify(model))
     if args.command == "check":

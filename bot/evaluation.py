@@ -45,7 +45,19 @@ class Scores:
 
 
 def read_labelled(path: Path) -> list[tuple[str, str]]:
-    """Rows of a ``text,scenario`` CSV file."""
+    """(text, scenario) pairs from a ``text,scenario`` CSV file or a Rasa NLU YAML file.
+
+    YAML examples take their scenario as the training data does (``nlu.components.scenario_label``),
+    so the held-out split ``tests/data/nlu_holdout.yml`` can be scored directly.
+    """
+    if path.suffix in (".yml", ".yaml"):
+        from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+        from nlu.components import scenario_label
+
+        data = RasaYAMLReader().read(path)
+        return [(m.get("text"), label) for m in data.intent_examples
+                if (label := scenario_label(m)) is not None]
     with open(path, encoding="utf-8-sig", newline="") as handle:
         return [(row["text"], row["scenario"].strip()) for row in csv.DictReader(handle)]
 

@@ -6,7 +6,9 @@ same NLU components, the same verdict functions.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,19 @@ from actions.verdict import Case, compose, risk
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "fraudbot.tar.gz"
 MONEY_SENT_INTENT = "money_already_sent"
+
+
+def quiet_logs() -> None:
+    """Warnings only, on stderr: Rasa's structured logs would otherwise print every text to stdout."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    for name in ("rasa", "tensorflow", "jieba", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 class Classifier:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,10 +12,11 @@ from typing import Iterator
 
 import pytest
 
+from bot.nlu_client import quiet_logs
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "fraudbot.tar.gz"
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_logs()
 
 
 def free_port() -> int:

@@ -4,11 +4,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
-from bot.evaluation import score
+from bot.evaluation import read_labelled, score
 from bot.nlu_client import Classifier
-from nlu.components import scenario_label
 
 HOLDOUT = Path(__file__).parent / "data" / "nlu_holdout.yml"
 
@@ -18,18 +16,12 @@ def classifier(trained_model: Path) -> Classifier:
     return asyncio.run(Classifier.load(trained_model))
 
 
-def holdout() -> list[tuple[str, str]]:
-    data = RasaYAMLReader().read(HOLDOUT)
-    return [(m.get("text"), label) for m in data.intent_examples
-            if (label := scenario_label(m)) is not None]
-
-
 def classify(classifier: Classifier, text: str) -> dict:
     return asyncio.run(classifier.classify(text))
 
 
 def test_holdout_scenarios_macro_f1(classifier: Classifier) -> None:
-    rows = holdout()
+    rows = read_labelled(HOLDOUT)
     assert len(rows) > 400
     predicted = asyncio.run(_predict_all(classifier, [text for text, _ in rows]))
     scores = score([label for _, label in rows], predicted)
@@ -68,3 +60,19 @@ def test_money_sent_message(classifier: Classifier) -> None:
 ])
 def test_typical_messages(classifier: Classifier, text: str, scenario: str) -> None:
     assert classify(classifier, text)["scenario"] == scenario
+
+
+def test_holdout_intents(classifier: Classifier) -> None:
+    """The conversation intent (what the resident wants) on the held-out split."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    examples = RasaYAMLReader().read(HOLDOUT).intent_examples
+    predicted = asyncio.run(_intents(classifier, [m.get("text") for m in examples]))
+    truth = [m.get("intent") for m in examples]
+    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+    print(f"intent accuracy {accuracy:.3f} on {len(truth)}")
+    assert accuracy >= 0.90
+
+
+async def _intents(classifier: Classifier, texts: list[str]) -> list[str]:
+    return [(await classifier.parse(text))["intent"]["name"] for text in texts]
