@@ -90,8 +90,10 @@ class ActionAssess(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         case = case_from_tracker(tracker)
-        logger.info("assess scenario=%s conf=%.2f signals=%s text=%s", case.scenario,
-                    case.confidence, case.signals, redact(case.text[:200]))
+        # Residents' stories stay out of the INFO log; numbers are masked even at DEBUG.
+        logger.info("assess scenario=%s conf=%.2f signals=%s chars=%d", case.scenario,
+                    case.confidence, case.signals, len(case.text))
+        logger.debug("assess text=%s", redact(case.text[:200]))
         info = case.named_scenario
         if info is None and not case.signals and not case.money_sent:
             dispatcher.utter_message(response="utter_hotline_fallback")
