@@ -26,6 +26,7 @@ help:
 	@echo "make test   set up, train if needed, validate data, lint, pytest, Rasa test stories"
 	@echo "make serve  action server (5055) + Rasa REST server (5005) in the foreground"
 	@echo "make train  (re)train the model when its inputs changed"
+	@echo "make telegram  the bot on Telegram by long polling (TELEGRAM_BOT_TOKEN)"
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (python3.10 or pyenv 3.10.x)"; exit 1; }
@@ -63,6 +64,11 @@ serve: $(MODEL)
 
 run: $(MODEL)
 	$(BIN)/fraudbot serve --chat
+
+# Telegram without a public URL: long polling (needs TELEGRAM_BOT_TOKEN).
+telegram: $(MODEL)
+	@test -n "$$TELEGRAM_BOT_TOKEN" || { echo "set TELEGRAM_BOT_TOKEN first (see README)"; exit 1; }
+	TELEGRAM_MODE=polling $(BIN)/fraudbot serve
 
 clean:
 	rm -rf models nlu/spacy .pytest_cache .ruff_cache results

@@ -197,3 +197,11 @@ def compose(case: Case) -> Reply:
     messages.extend(_verified_notes(case))
     messages.append(_lines_text(route(situation(case), case.bank)))
     return Reply(level, messages)
+
+
+def explain_scenario(scenario: str) -> list[str]:
+    """What a scam is and what to do, for a resident who asks for details (no story told)."""
+    info = scenarios()[scenario]
+    return [f"「{info.name}」是这样骗人的：{info.truth}",
+            "遇到了怎么办：\n" + "\n".join(f"{i}. {a}" for i, a in enumerate(info.advice, 1)),
+            _lines_text(route(info.situation))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -66,16 +67,17 @@ def action_server() -> Iterator[str]:
     stop(process)
 
 
-def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str) -> tuple[subprocess.Popen, str]:
-    """Start the real Rasa server with our REST channel, talking to ``action_url``."""
+def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentials: Path | None = None,
+               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the real Rasa server with our channels, talking to ``action_url``."""
     port = free_port()
     endpoints = tmp / f"endpoints-{port}.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
     log = open(tmp / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "-m", str(model), "--endpoints", str(endpoints),
-         "--credentials", "credentials.yml", "--port", str(port), "-i", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+         "--credentials", str(credentials or "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)
     return process, f"http://127.0.0.1:{port}"
 

@@ -1,0 +1,433 @@
+"""Telegram channel on python-telegram-bot 22: private consultations, quiet group helper, group registry.
+
+Rasa's built-in Telegram channel (aiogram 2) shares one conversation per group and breaks
+proactive messages, so this connector is our own and has its own name, ``telegram_bot``:
+
+- webhook ``/webhooks/telegram_bot/webhook``, checked against ``X-Telegram-Bot-Api-Secret-Token``;
+- polling (``TELEGRAM_MODE=polling``, ``make telegram``) for development without a public URL;
+  both feed :meth:`TelegramBridge.handle`.
+
+Private chats go to Rasa message by message. In groups the bot is quiet: it answers when
+mentioned, when replied to, or on ``/check``; it warns on its own only about forwarded or
+long messages that are high risk with high confidence. Each resident keeps their own
+conversation inside a group (sender ``tg:<chat>:<user>``); replies go to the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, ExtBot
+
+from actions.knowledge import scenarios
+from actions.verdict import explain_scenario, risk
+from bot.config import TelegramConfig
+from bot.fallback import OnNewMessage, hotline_fallback_text, response_text, with_safety_net
+from bot.nlu_client import case_from_parse
+from bot.store import GroupRegistry
+from nlu.entities import redact
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "telegram_bot"
+REGISTRY_CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
+SEND_ATTEMPTS = 4
+DETAILS_PREFIX = "s_"
+
+Parse = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+def sender_id(chat_id: int, user_id: int | None, group: bool) -> str:
+    """Conversation key: one per private chat, one per resident inside a group."""
+    return f"tg:{chat_id}:{user_id}" if group and user_id else f"tg:{chat_id}"
+
+
+def chat_of(recipient_id: str) -> int:
+    """The chat a conversation's replies go to (the group for group conversations)."""
+    return int(recipient_id.split(":")[1])
+
+
+def keyboard(buttons: list[dict[str, Any]] | None) -> InlineKeyboardMarkup | None:
+    """Rasa buttons as an inline keyboard: payload buttons become callbacks, URL buttons links."""
+    if not buttons:
+        return None
+    rows = []
+    for button in buttons:
+        title = str(button.get("title") or button.get("payload") or "")
+        if button.get("url"):
+            rows.append([InlineKeyboardButton(title, url=button["url"])])
+        elif len(str(button.get("payload", "")).encode()) <= 64:  # Telegram's callback_data limit
+            rows.append([InlineKeyboardButton(title, callback_data=str(button["payload"]))])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+class TelegramSender:
+    """Sends through the Bot API within Telegram's flood limits, retrying what can be retried.
+
+    PTB's AIORateLimiter keeps ~30 messages/s overall and 20/min per group and waits out
+    ``RetryAfter``; network errors and 5xx answers are retried here with backoff.
+    """
+
+    def __init__(self, bot: Bot, backoff: float = 0.5) -> None:
+        self.bot = bot
+        self._backoff = backoff
+
+    async def send(self, chat_id: int, text: str, buttons: list[dict[str, Any]] | None = None,
+                   reply_to: int | None = None) -> Message | None:
+        """Send one message; None if Telegram refuses it for good (bot blocked, chat gone)."""
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+                return await self.bot.send_message(chat_id, text[:4096], reply_markup=keyboard(buttons),
+                                                   reply_parameters=reply)
+            except RetryAfter as error:  # only when the rate limiter gave up retrying
+                await asyncio.sleep(float(getattr(error, "retry_after", 1) or 1))
+            except (TimedOut, NetworkError) as error:
+                logger.warning("send to %s failed (attempt %d): %s", chat_id, attempt, error)
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+            except Forbidden as error:
+                logger.warning("chat %s refuses messages: %s", chat_id, error)
+                return None
+        logger.error("gave up sending to %s after %d attempts", chat_id, SEND_ATTEMPTS)
+        return None
+
+
+class TelegramOutput(OutputChannel):
+    """Sends Rasa's replies to the chat of a conversation (used for proactive messages too)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    def __init__(self, sender: TelegramSender, reply_to: int | None = None) -> None:
+        self._sender = sender
+        self._reply_to = reply_to
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._sender.send(chat_of(recipient_id), text, reply_to=self._reply_to)
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
+                                     **kwargs: Any) -> None:
+        await self._sender.send(chat_of(recipient_id), text, buttons, reply_to=self._reply_to)
+
+
+class TelegramBridge:
+    """Turns Telegram updates into Rasa messages and Rasa replies into Telegram messages."""
+
+    def __init__(self, config: TelegramConfig, sender: TelegramSender, registry: GroupRegistry,
+                 on_new_message: OnNewMessage, parse: Parse) -> None:
+        self.config = config
+        self.sender = sender
+        self.registry = registry
+        self._on_new_message = with_safety_net(on_new_message)
+        self._parse = parse
+
+    @property
+    def bot(self) -> Bot:
+        return self.sender.bot
+
+    async def handle(self, data: Any) -> None:
+        """Handle one raw update (a dict from the webhook or getUpdates); never raises."""
+        try:
+            update = Update.de_json(data, self.bot) if isinstance(data, dict) else None
+        except Exception as error:  # PTB raises many kinds on malformed input; none may escape
+            logger.warning("ignoring malformed update: %s", type(error).__name__)
+            return
+        if update is None:
+            logger.warning("ignoring update that is not an object")
+            return
+        try:
+            if update.my_chat_member:
+                self._membership(update)
+            elif update.callback_query:
+                await self._button(update)
+            elif update.message:
+                await self._message(update.message)
+        except Exception:
+            logger.exception("update %s failed", update.update_id)
+
+    # -- membership -------------------------------------------------------------------------
+
+    def _membership(self, update: Update) -> None:
+        change = update.my_chat_member
+        chat = change.chat
+        if chat.type not in GROUP_TYPES:
+            return
+        status = change.new_chat_member.status
+        if status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+            self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
+            logger.info("joined group %s", chat.id)
+        elif status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+            self.registry.retire(REGISTRY_CHANNEL, str(chat.id))
+            logger.info("left group %s", chat.id)
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    async def _button(self, update: Update) -> None:
+        query = update.callback_query
+        try:
+            await query.answer()
+        except TelegramError as error:
+            logger.warning("could not answer callback: %s", error)
+        if not query.data or query.message is None:
+            return
+        chat = query.message.chat
+        group = chat.type in GROUP_TYPES
+        await self._to_rasa(query.data, chat.id, query.from_user.id, group,
+                            reply_to=query.message.message_id if group else None)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def _message(self, message: Message) -> None:
+        chat = message.chat
+        group = chat.type in GROUP_TYPES
+        if group and self.registry.get(REGISTRY_CHANNEL, str(chat.id)) is None:
+            self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
+        text = message.text or message.caption or ""
+        user_id = message.from_user.id if message.from_user else None
+        if text.startswith("/"):
+            await self._command(message, text, group, user_id)
+        elif not text.strip():
+            if not group:
+                await self.sender.send(chat.id, response_text("utter_not_text"))
+        elif not group:
+            await self._to_rasa(text, chat.id, user_id, group=False)
+        elif self._addressed(message):
+            await self._to_rasa(self._without_mention(text), chat.id, user_id, group=True,
+                                reply_to=message.message_id)
+        else:
+            await self._maybe_warn(message, text)
+
+    def _addressed(self, message: Message) -> bool:
+        """Mentioned by @username, or a reply to one of the bot's messages."""
+        replied = message.reply_to_message
+        if replied and replied.from_user and replied.from_user.id == self.bot.id:
+            return True
+        mention = f"@{self.bot.username}".lower()
+        for entity in message.entities or ():
+            if entity.type == MessageEntityType.MENTION and message.parse_entity(entity).lower() == mention:
+                return True
+        return mention in (message.text or "").lower()
+
+    def _without_mention(self, text: str) -> str:
+        stripped = re.sub(rf"@{re.escape(self.bot.username)}", "", text, flags=re.IGNORECASE).strip()
+        return stripped or "/greet"
+
+    async def _command(self, message: Message, text: str, group: bool, user_id: int | None) -> None:
+        head, _, rest = text.partition(" ")
+        command, _, target = head[1:].partition("@")
+        if target and target.lower() != (self.bot.username or "").lower():
+            return  # a command for another bot in the group
+        chat_id = message.chat.id
+        reply_to = message.message_id if group else None
+        command = command.lower()
+        if command == "start":
+            if rest.startswith(DETAILS_PREFIX):
+                await self._details(chat_id, rest[len(DETAILS_PREFIX):].strip())
+            else:
+                await self._to_rasa("/greet", chat_id, user_id, group, reply_to)
+        elif command == "help":
+            await self._to_rasa("/ask_what_bot_can_do", chat_id, user_id, group, reply_to)
+        elif command == "check":
+            replied = message.reply_to_message
+            target_text = (replied.text or replied.caption or "") if replied else rest
+            if not target_text.strip():
+                await self.sender.send(chat_id, response_text("utter_check_usage"), reply_to=reply_to)
+            else:
+                await self._to_rasa(target_text, chat_id, user_id, group,
+                                    reply_to=replied.message_id if replied else reply_to)
+        elif command in ("quiet", "autowarn") and group:
+            await self._set_autowarn(message, enabled=command == "autowarn")
+        elif command == "alert":
+            await self._alert(message, user_id)
+        elif not group:
+            await self._to_rasa(text, chat_id, user_id, group=False)
+
+    async def _set_autowarn(self, message: Message, enabled: bool) -> None:
+        chat_id = message.chat.id
+        user_id = message.from_user.id if message.from_user else 0
+        try:
+            member = await self.bot.get_chat_member(chat_id, user_id)
+            is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        except TelegramError as error:
+            logger.warning("could not check admin rights in %s: %s", chat_id, error)
+            is_admin = False
+        if not is_admin:
+            await self.sender.send(chat_id, response_text("utter_admins_only"), reply_to=message.message_id)
+            return
+        self.registry.set_autowarn(REGISTRY_CHANNEL, str(chat_id), enabled)
+        text = response_text("utter_autowarn_on" if enabled else "utter_autowarn_off")
+        await self.sender.send(chat_id, text, reply_to=message.message_id)
+
+    async def _alert(self, message: Message, user_id: int | None) -> None:
+        """Officer entry point; only officers in configuration may use it."""
+        if message.chat.type != ChatType.PRIVATE or user_id not in self.config.officer_ids:
+            logger.warning("refused /alert from user %s in chat %s", user_id, message.chat.id)
+            await self.sender.send(message.chat.id, response_text("utter_alert_refused"),
+                                   reply_to=message.message_id)
+            return
+        await self.sender.send(message.chat.id, response_text("utter_alert_not_ready"))
+
+    async def _details(self, chat_id: int, scenario: str) -> None:
+        """The full explanation of a scenario, for the 查看详情 button of a group warning."""
+        if scenario not in scenarios() or scenario == "none":
+            await self._to_rasa("/greet", chat_id, None, group=False)
+            return
+        for text in explain_scenario(scenario):
+            await self.sender.send(chat_id, text)
+
+    async def _maybe_warn(self, message: Message, text: str) -> None:
+        """Warn the group about a forwarded or long message that is clearly a scam."""
+        forwarded = message.forward_origin is not None
+        if not forwarded and len(text.strip()) < self.config.autowarn_min_chars:
+            return
+        group = self.registry.get(REGISTRY_CHANNEL, str(message.chat.id))
+        if group is not None and not group.autowarn:
+            return
+        case = case_from_parse(await self._parse(text))
+        info = case.named_scenario
+        if info is None or risk(case) != "high" or case.confidence < self.config.autowarn_min_confidence:
+            return
+        logger.info("auto-warning in %s: %s", message.chat.id, case.scenario)
+        warning = response_text("utter_group_warning").format(scenario_name=info.name)
+        details = f"https://t.me/{self.bot.username}?start={DETAILS_PREFIX}{case.scenario}"
+        buttons = [{"title": "查看详情", "url": details}]
+        await self.sender.send(message.chat.id, warning, buttons, reply_to=message.message_id)
+
+    # -- Rasa -------------------------------------------------------------------------------
+
+    async def _to_rasa(self, text: str, chat_id: int, user_id: int | None, group: bool,
+                       reply_to: int | None = None) -> None:
+        """Send a message to Rasa and deliver its replies; never silent, never 'I don't understand' in a group."""
+        collector = CollectingOutputChannel()
+        conversation = sender_id(chat_id, user_id, group)
+        await self._on_new_message(UserMessage(text, collector, conversation, input_channel=CHANNEL,
+                                               metadata={"chat_id": chat_id, "group": group}))
+        replies = collector.messages
+        if group:
+            replies = self._for_group(replies)
+        for reply in replies:
+            await self.sender.send(chat_id, reply.get("text") or "", reply.get("buttons"), reply_to=reply_to)
+        logger.debug("answered %s: %s", conversation, redact(text[:100]))
+
+    @staticmethod
+    def _for_group(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Groups never read 'I did not understand': that becomes a short, calm line."""
+        not_understood = {hotline_fallback_text(), response_text("utter_out_of_scope")}
+        kept = [r for r in replies if r.get("text") not in not_understood]
+        if len(kept) < len(replies) and not kept:
+            return [{"text": response_text("utter_group_nothing_found")}]
+        return kept
+
+
+class TelegramInput(InputChannel):
+    """The Rasa connector: configuration, webhook route, bot start-up and polling."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
+        return cls(TelegramConfig.from_env(credentials))
+
+    def __init__(self, config: TelegramConfig) -> None:
+        self.config = config
+        self.sender: TelegramSender | None = None
+        self._polling: asyncio.Task | None = None
+
+    def _make_bot(self) -> ExtBot:
+        return ExtBot(self.config.token, base_url=self.config.api_base_url,
+                      rate_limiter=AIORateLimiter(max_retries=3))
+
+    def get_output_channel(self) -> OutputChannel | None:
+        return TelegramOutput(self.sender) if self.sender else None
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        blueprint = Blueprint("telegram_bot_webhook", __name__)
+        state: dict[str, TelegramBridge] = {}
+
+        @blueprint.listener("after_server_start")
+        async def start(app: Any, _loop: Any) -> None:
+            if not self.config.token:
+                logger.warning("TELEGRAM_BOT_TOKEN not set: the Telegram channel is off")
+                return
+            bot = self._make_bot()
+            await bot.initialize()
+            self.sender = TelegramSender(bot)
+
+            async def parse(text: str) -> dict[str, Any]:
+                return await app.ctx.agent.parse_message(text)
+
+            state["bridge"] = TelegramBridge(self.config, self.sender, GroupRegistry(), on_new_message, parse)
+            if self.config.mode == "polling":
+                await bot.delete_webhook()
+                self._polling = asyncio.create_task(self._poll(state["bridge"]))
+            elif self.config.public_url:
+                await bot.set_webhook(f"{self.config.public_url}/webhooks/{CHANNEL}/webhook",
+                                      secret_token=self.config.webhook_secret or None,
+                                      allowed_updates=["message", "callback_query", "my_chat_member"])
+            logger.info("Telegram bot @%s ready (%s)", bot.username, self.config.mode)
+
+        @blueprint.listener("before_server_stop")
+        async def stop(_app: Any, _loop: Any) -> None:
+            if self._polling:
+                self._polling.cancel()
+            if self.sender:
+                await self.sender.bot.shutdown()
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if state else "off"})
+
+        @blueprint.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            expected = self.config.webhook_secret
+            given = request.headers.get(SECRET_HEADER, "")
+            if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+                logger.warning("webhook call with a wrong or missing secret token refused")
+                return response.text("forbidden", status=403)
+            bridge = state.get("bridge")
+            if bridge is None:
+                return response.text("telegram channel not configured", status=503)
+            try:
+                data = request.json
+            except Exception:  # malformed JSON: acknowledged so Telegram does not resend it
+                logger.warning("webhook body is not JSON; ignored")
+                return response.text("ok")
+            await bridge.handle(data)
+            return response.text("ok")
+
+        return blueprint
+
+    async def _poll(self, bridge: TelegramBridge) -> None:
+        """getUpdates loop for development; the same handler as the webhook."""
+        offset = None
+        while True:
+            try:
+                updates = await bridge.bot.get_updates(offset=offset, timeout=20,
+                                                       allowed_updates=["message", "callback_query",
+                                                                        "my_chat_member"])
+            except asyncio.CancelledError:
+                raise
+            except TelegramError as error:
+                logger.warning("getUpdates failed: %s", error)
+                await asyncio.sleep(2)
+                continue
+            for update in updates:
+                offset = update.update_id + 1
+                await bridge.handle(update.to_dict())
+

@@ -1,0 +1,53 @@
+"""The one place that reads deployment configuration from the environment.
+
+Secrets (bot tokens, webhook secrets) never live in files in the repository; the values
+below are read when a component starts, so tests and deployments set them per process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    """SQLAlchemy URL of the project's store: SQLite in the project folder unless FRAUDBOT_DB_URL says otherwise."""
+    return os.environ.get("FRAUDBOT_DB_URL") or f"sqlite:///{PROJECT_ROOT / 'fraudbot.db'}"
+
+
+def _ids(value: str | None) -> frozenset[int]:
+    return frozenset(int(part) for part in (value or "").replace(" ", "").split(",") if part)
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """Telegram bot settings (TELEGRAM_* variables), overridable from credentials.yml."""
+
+    token: str = ""
+    webhook_secret: str = ""
+    public_url: str = ""  # https://host: the webhook is set to <public_url>/webhooks/telegram_bot/webhook
+    mode: str = "webhook"  # or "polling" (development without a public URL)
+    api_base_url: str = "https://api.telegram.org/bot"
+    officer_ids: frozenset[int] = field(default_factory=frozenset)
+    autowarn_min_chars: int = 15
+    autowarn_min_confidence: float = 0.8
+
+    @classmethod
+    def from_env(cls, overrides: dict | None = None) -> TelegramConfig:
+        values = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
+        env = os.environ
+        return cls(
+            token=str(values.get("token") or env.get("TELEGRAM_BOT_TOKEN", "")),
+            webhook_secret=str(values.get("webhook_secret") or env.get("TELEGRAM_WEBHOOK_SECRET", "")),
+            public_url=str(values.get("public_url") or env.get("TELEGRAM_PUBLIC_URL", "")).rstrip("/"),
+            mode=str(values.get("mode") or env.get("TELEGRAM_MODE", "webhook")),
+            api_base_url=str(values.get("api_base_url") or env.get("TELEGRAM_API_BASE_URL")
+                             or cls.api_base_url),
+            officer_ids=_ids(str(values.get("officer_ids") or env.get("TELEGRAM_OFFICER_IDS", ""))),
+            autowarn_min_chars=int(values.get("autowarn_min_chars") or env.get("TELEGRAM_AUTOWARN_MIN_CHARS", 15)),
+            autowarn_min_confidence=float(values.get("autowarn_min_confidence")
+                                          or env.get("TELEGRAM_AUTOWARN_MIN_CONFIDENCE", 0.8)),
+        )

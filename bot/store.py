@@ -1,0 +1,97 @@
+"""The project's own store: the group registry (and, later, alerts), on SQLAlchemy.
+
+SQLite by default, PostgreSQL by URL (``FRAUDBOT_DB_URL``), like Rasa's SQL tracker store.
+Channels record here the groups the bot has joined, so that alerts can find them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, create_engine, select
+from sqlalchemy.engine import Engine
+
+from bot.config import database_url
+
+metadata = MetaData()
+
+groups = Table(
+    "group_registry", metadata,
+    Column("channel", String(32), primary_key=True),  # telegram, wecom_robot, …
+    Column("chat_id", String(128), primary_key=True),
+    Column("title", String(256), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("autowarn", Boolean, nullable=False, default=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("removed_at", DateTime(timezone=True)),
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group chat the bot is (or was) a member of."""
+
+    channel: str
+    chat_id: str
+    title: str
+    active: bool
+    autowarn: bool
+    added_at: datetime
+    removed_at: datetime | None
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@lru_cache(maxsize=4)
+def engine(url: str | None = None) -> Engine:
+    """The engine for ``url`` (default: :func:`bot.config.database_url`), tables created."""
+    created = create_engine(url or database_url(), future=True)
+    metadata.create_all(created)
+    return created
+
+
+class GroupRegistry:
+    """Groups per channel: recorded when the bot joins, retired when it leaves."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self._engine = engine(url or database_url())
+
+    def record(self, channel: str, chat_id: str, title: str) -> None:
+        """The bot joined (or re-joined) a group."""
+        with self._engine.begin() as db:
+            found = db.execute(select(groups.c.chat_id).where(
+                groups.c.channel == channel, groups.c.chat_id == chat_id)).first()
+            if found:
+                db.execute(groups.update().where(groups.c.channel == channel, groups.c.chat_id == chat_id)
+                           .values(title=title, active=True, removed_at=None))
+            else:
+                db.execute(groups.insert().values(channel=channel, chat_id=chat_id, title=title,
+                                                  active=True, autowarn=True, added_at=now()))
+
+    def retire(self, channel: str, chat_id: str) -> None:
+        """The bot left or was removed: keep the row, mark it inactive."""
+        with self._engine.begin() as db:
+            db.execute(groups.update().where(groups.c.channel == channel, groups.c.chat_id == chat_id)
+                       .values(active=False, removed_at=now()))
+
+    def set_autowarn(self, channel: str, chat_id: str, enabled: bool) -> None:
+        with self._engine.begin() as db:
+            db.execute(groups.update().where(groups.c.channel == channel, groups.c.chat_id == chat_id)
+                       .values(autowarn=enabled))
+
+    def get(self, channel: str, chat_id: str) -> Group | None:
+        with self._engine.connect() as db:
+            row = db.execute(select(groups).where(groups.c.channel == channel,
+                                                  groups.c.chat_id == chat_id)).first()
+        return Group(**row._mapping) if row else None
+
+    def active(self, channel: str | None = None) -> list[Group]:
+        query = select(groups).where(groups.c.active.is_(True))
+        if channel:
+            query = query.where(groups.c.channel == channel)
+        with self._engine.connect() as db:
+            return [Group(**row._mapping) for row in db.execute(query.order_by(groups.c.added_at))]

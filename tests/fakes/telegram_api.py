@@ -1,0 +1,164 @@
+"""A local fake of the Telegram Bot API on loopback, for tests that use python-telegram-bot for real.
+
+It answers the methods the bot uses, records every call, and can be told to fail the next
+calls of a method with 429 (``retry_after``) or a 5xx, like Telegram under load.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+BOT_ID = 777000111
+BOT_USERNAME = "fanzha_test_bot"
+
+
+@dataclass
+class Call:
+    """One request the bot made: method, parameters, when, and the HTTP status it got."""
+
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int
+
+
+@dataclass
+class FakeTelegram:
+    """State of the fake API; start it with :meth:`start`."""
+
+    admins: set[int] = field(default_factory=set)
+    calls: list[Call] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)  # served by getUpdates (polling)
+    _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _next_message_id: int = 5000
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/bot"
+
+    def fail_next(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def sent(self, chat_id: int | None = None, ok_only: bool = True) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == "sendMessage" and (not ok_only or c.status == 200)
+                    and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
+
+    def count(self, method: str) -> int:
+        with self._lock:
+            return sum(1 for c in self.calls if c.method == method)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return predicate()
+
+    # -- server -------------------------------------------------------------------------------
+
+    def start(self) -> FakeTelegram:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8") if length else ""
+                method = self.path.rsplit("/", 1)[-1]
+                status, payload = fake._answer(method, _params(self.headers.get("Content-Type", ""), body))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def _answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            queue = self._failures.get(method)
+            failure = queue.pop(0) if queue else None
+            status = failure[0] if failure else 200
+            self.calls.append(Call(method, params, time.monotonic(), status))
+            if failure:
+                body: dict[str, Any] = {"ok": False, "error_code": status, "description": "fake failure"}
+                if failure[1] is not None:
+                    body["parameters"] = {"retry_after": failure[1]}
+                    body["description"] = f"Too Many Requests: retry after {failure[1]}"
+                return status, body
+            return 200, {"ok": True, "result": self._result(method, params)}
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "反诈助手", "username": BOT_USERNAME}
+        if method == "getMe":
+            return {**bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
+                    "supports_inline_queries": False}
+        if method == "sendMessage":
+            self._next_message_id += 1
+            chat_id = int(params.get("chat_id", 0))
+            chat = {"id": chat_id, "type": "group" if chat_id < 0 else "private"}
+            if chat_id < 0:
+                chat["title"] = "测试群"
+            return {"message_id": self._next_message_id, "date": int(time.time()), "chat": chat,
+                    "from": bot_user, "text": params.get("text", "")}
+        if method == "getChatMember":
+            user_id = int(params.get("user_id", 0))
+            status = "administrator" if user_id in self.admins else "member"
+            member = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "居民"}}
+            if status == "administrator":
+                member.update({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                               "can_delete_messages": True, "can_manage_video_chats": True,
+                               "can_restrict_members": True, "can_promote_members": False,
+                               "can_change_info": True, "can_invite_users": True,
+                               "can_post_stories": False, "can_edit_stories": False,
+                               "can_delete_stories": False})
+            return member
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            pending = [u for u in self.updates if u["update_id"] >= offset]
+            self.updates = pending
+            if not pending:
+                self._lock.release()  # long polling: wait a little without blocking other calls
+                try:
+                    time.sleep(0.2)
+                finally:
+                    self._lock.acquire()
+            return pending
+        return True  # setWebhook, deleteWebhook, answerCallbackQuery, close, logOut
+
+
+def _params(content_type: str, body: str) -> dict[str, Any]:
+    if "json" in content_type:
+        return json.loads(body or "{}")
+    params: dict[str, Any] = {}
+    for key, values in parse_qs(body).items():
+        value = values[-1]
+        try:
+            params[key] = json.loads(value) if value[:1] in "{[" else value
+        except json.JSONDecodeError:
+            params[key] = value
+    return params

@@ -1,0 +1,289 @@
+"""Telegram channel end to end: real Rasa server and action server, PTB talking to a fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from bot.store import GroupRegistry
+from tests.conftest import start_rasa, stop
+from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, FakeTelegram
+
+SECRET = "s3cret-token"
+OFFICER = 4242
+ADMIN = 3003
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeTelegram]:
+    api = FakeTelegram(admins={ADMIN}).start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def telegram(trained_model: Path, action_server: str, fake: FakeTelegram,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("telegram")
+    credentials = tmp / "credentials.yml"
+    credentials.write_text(
+        "bot.channels.rest.SafeRestInput:\n"
+        "bot.channels.telegram.TelegramInput:\n"
+        f'  token: "123456:TEST"\n  webhook_secret: "{SECRET}"\n'
+        f'  api_base_url: "{fake.base_url}"\n  officer_ids: "{OFFICER}"\n', encoding="utf-8")
+    db = f"sqlite:///{tmp / 'store.db'}"
+    process, url = start_rasa(trained_model, action_server, tmp, "rasa.log", credentials,
+                              env={"FRAUDBOT_DB_URL": db})
+    assert fake.wait_for(lambda: fake.count("getMe") >= 1, 60), "the bot never initialised"
+    yield {"url": url, "db": db}
+    stop(process)
+
+
+def post(telegram: dict[str, Any], update: Any, secret: str | None = SECRET, raw: bytes | None = None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    body = raw if raw is not None else json.dumps(update, ensure_ascii=False).encode()
+    request = urllib.request.Request(f"{telegram['url']}/webhooks/telegram_bot/webhook", data=body,
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def user(uid: int) -> dict[str, Any]:
+    return {"id": uid, "is_bot": False, "first_name": "居民"}
+
+
+def chat(chat_id: int) -> dict[str, Any]:
+    return {"id": chat_id, "type": "private", "first_name": "居民"} if chat_id > 0 else \
+        {"id": chat_id, "type": "supergroup", "title": "幸福小区邻里群"}
+
+
+def message(text: str, chat_id: int, uid: int, **extra: Any) -> dict[str, Any]:
+    n = next(_ids)
+    return {"update_id": n, "message": {"message_id": n, "date": int(time.time()), "chat": chat(chat_id),
+                                        "from": user(uid), "text": text, **extra}}
+
+
+def bot_message(chat_id: int, text: str = "…") -> dict[str, Any]:
+    return {"message_id": next(_ids), "date": int(time.time()), "chat": chat(chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "反诈助手", "username": BOT_USERNAME},
+            "text": text}
+
+
+def texts(fake: FakeTelegram, chat_id: int, since: int = 0) -> list[str]:
+    return [c.params.get("text", "") for c in fake.sent(chat_id)[since:]]
+
+
+# -- private chats -----------------------------------------------------------------------------
+
+
+def test_private_round_trip_through_the_real_model(telegram: dict, fake: FakeTelegram) -> None:
+    assert post(telegram, message("刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户", 1001, 1001)) == 200
+    replies = "\n".join(texts(fake, 1001))
+    assert "安全账户" in replies and "96110" in replies
+    assert "\n" in replies  # paragraphs kept
+
+
+def test_buttons_become_inline_keyboards_and_presses_are_payloads(telegram: dict, fake: FakeTelegram) -> None:
+    post(telegram, message("被骗了，钱已经转过去了，怎么办啊", 1002, 1002))
+    keyboard = fake.sent(1002)[-1].params["reply_markup"]["inline_keyboard"]
+    button = next(b for row in keyboard for b in row if b["text"] == "建设银行")
+    before = len(fake.sent(1002))
+    press = {"update_id": next(_ids), "callback_query": {
+        "id": "cb-1", "from": user(1002), "chat_instance": "x", "data": button["callback_data"],
+        "message": bot_message(1002)}}
+    assert post(telegram, press) == 200
+    assert fake.count("answerCallbackQuery") >= 1
+    assert "95533" in "\n".join(texts(fake, 1002, before))
+
+
+def test_start_and_help(telegram: dict, fake: FakeTelegram) -> None:
+    post(telegram, message("/start", 1003, 1003))
+    assert "反诈助手" in texts(fake, 1003)[-1]
+    post(telegram, message("/help", 1003, 1003))
+    assert "我能帮你" in texts(fake, 1003)[-1]
+
+
+def test_start_with_details_link_explains_the_scenario(telegram: dict, fake: FakeTelegram) -> None:
+    post(telegram, message("/start s_romance", 1004, 1004))
+    assert "杀猪盘" in "\n".join(texts(fake, 1004))
+
+
+def test_non_text_message_in_private_gets_a_polite_answer(telegram: dict, fake: FakeTelegram) -> None:
+    update = message("", 1005, 1005)
+    del update["message"]["text"]
+    update["message"]["sticker"] = {"file_id": "f", "file_unique_id": "u", "type": "regular",
+                                    "width": 1, "height": 1, "is_animated": False, "is_video": False}
+    post(telegram, update)
+    assert "只能看文字" in texts(fake, 1005)[-1]
+
+
+# -- groups ------------------------------------------------------------------------------------
+
+GROUP = -100500
+
+
+def test_group_chatter_gets_no_answer(telegram: dict, fake: FakeTelegram) -> None:
+    before = len(fake.sent(GROUP))
+    post(telegram, message("今天菜市场的青菜好便宜，大家快去买", GROUP, 2001))
+    post(telegram, message("哈哈", GROUP, 2002))
+    assert len(fake.sent(GROUP)) == before
+
+
+def test_group_answers_when_mentioned_and_replies_in_the_group(telegram: dict, fake: FakeTelegram) -> None:
+    before = len(fake.sent(GROUP))
+    mention = f"@{BOT_USERNAME}"
+    update = message(f"{mention} 有人让我下载腾讯会议开屏幕共享，说要给我退款", GROUP, 2003,
+                     entities=[{"type": "mention", "offset": 0, "length": len(mention)}])
+    post(telegram, update)
+    sent = fake.sent(GROUP)[before:]
+    assert sent and "屏幕共享" in "\n".join(c.params["text"] for c in sent)
+    assert sent[0].params["reply_parameters"]["message_id"] == update["message"]["message_id"]
+
+
+def test_group_never_says_it_did_not_understand(telegram: dict, fake: FakeTelegram) -> None:
+    before = len(fake.sent(GROUP))
+    post(telegram, message(f"@{BOT_USERNAME} asdfgh qwerty", GROUP, 2004))
+    replies = "\n".join(texts(fake, GROUP, before))
+    assert replies and "没太看明白" not in replies and "96110" in replies
+
+
+def test_check_as_a_reply_checks_the_other_message(telegram: dict, fake: FakeTelegram) -> None:
+    suspicious = message("兼职刷单，日结300，先垫付后返佣金，加QQ 123456789", GROUP, 2005)["message"]
+    before = len(fake.sent(GROUP))
+    post(telegram, message("/check", GROUP, 2006, reply_to_message=suspicious,
+                           entities=[{"type": "bot_command", "offset": 0, "length": 6}]))
+    sent = fake.sent(GROUP)[before:]
+    assert "刷单" in "\n".join(c.params["text"] for c in sent)
+    assert sent[0].params["reply_parameters"]["message_id"] == suspicious["message_id"]
+
+
+def test_forwarded_scam_sms_gets_one_short_warning(telegram: dict, fake: FakeTelegram) -> None:
+    before = len(fake.sent(GROUP))
+    forwarded = message("【ETC服务】您的ETC认证已过期，请点击 http://etc-rz.top 重新认证，否则将停用", GROUP, 2007,
+                        forward_origin={"type": "hidden_user", "date": int(time.time()),
+                                        "sender_user_name": "某人"})
+    post(telegram, forwarded)
+    sent = fake.sent(GROUP)[before:]
+    assert len(sent) == 1
+    assert "虚假短信链接" in sent[0].params["text"]
+    assert sent[0].params["reply_parameters"]["message_id"] == forwarded["message"]["message_id"]
+    url = sent[0].params["reply_markup"]["inline_keyboard"][0][0]["url"]
+    assert url == f"https://t.me/{BOT_USERNAME}?start=s_phishing_link"
+
+
+def test_forwarded_genuine_notice_gets_no_warning(telegram: dict, fake: FakeTelegram) -> None:
+    before = len(fake.sent(GROUP))
+    post(telegram, message("【菜鸟驿站】您的快递已到小区东门驿站，取件码3-2-1106，请于今晚8点前领取", GROUP, 2008,
+                           forward_origin={"type": "hidden_user", "date": int(time.time()),
+                                           "sender_user_name": "驿站"}))
+    assert len(fake.sent(GROUP)) == before
+
+
+def test_only_admins_switch_auto_warning(telegram: dict, fake: FakeTelegram) -> None:
+    group = -100600
+    post(telegram, message("/quiet", group, 2009))
+    assert "只有群管理员" in texts(fake, group)[-1]
+    post(telegram, message("/quiet", group, ADMIN))
+    assert "已关闭" in texts(fake, group)[-1]
+    before = len(fake.sent(group))
+    scam = "有人加我微信说高价收购银行卡和电话卡，一张800块，只要把卡寄过去就行，稳赚不亏"
+    post(telegram, message(scam, group, 2010))
+    assert len(fake.sent(group)) == before
+    post(telegram, message("/autowarn", group, ADMIN))
+    post(telegram, message(scam + "，大家要不要一起", group, 2010))
+    assert "提醒" in texts(fake, group)[-1]
+
+
+def test_joining_and_leaving_groups_is_recorded(telegram: dict, fake: FakeTelegram) -> None:
+    group = -100700
+    bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "反诈助手", "username": BOT_USERNAME}
+
+    def membership(old: str, new: str) -> dict[str, Any]:
+        return {"update_id": next(_ids), "my_chat_member": {
+            "chat": {"id": group, "type": "group", "title": "三号楼住户群"}, "from": user(ADMIN),
+            "date": int(time.time()), "old_chat_member": {"status": old, "user": bot_user},
+            "new_chat_member": {"status": new, "user": bot_user,
+                                **({"until_date": 0} if new == "kicked" else {})}}}
+
+    registry = GroupRegistry(telegram["db"])
+    post(telegram, membership("left", "member"))
+    joined = registry.get("telegram", str(group))
+    assert joined and joined.active and joined.title == "三号楼住户群"
+    post(telegram, membership("member", "kicked"))
+    left = registry.get("telegram", str(group))
+    assert left and not left.active and left.removed_at is not None
+
+
+# -- officers ----------------------------------------------------------------------------------
+
+
+def test_alert_only_for_configured_officers(telegram: dict, fake: FakeTelegram) -> None:
+    post(telegram, message("/alert", 1006, 1006))
+    assert "只有登记过的民警" in texts(fake, 1006)[-1]
+    post(telegram, message("/alert", OFFICER, OFFICER))
+    assert "收到" in texts(fake, OFFICER)[-1]
+
+
+# -- bad input and a struggling Telegram ------------------------------------------------------
+
+
+def test_wrong_or_missing_secret_is_refused_and_not_processed(telegram: dict, fake: FakeTelegram) -> None:
+    before = len(fake.sent(1007))
+    assert post(telegram, message("你好", 1007, 1007), secret="wrong") == 403
+    assert post(telegram, message("你好", 1007, 1007), secret=None) == 403
+    assert len(fake.sent(1007)) == before
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2, 3]", b'"text"', b'{"update_id": "x", "message": 5}',
+                                 b'{"update_id": 1, "message": {"chat": {}}}', b"\xff\xfe\x00"])
+def test_malformed_updates_are_acknowledged_and_ignored(telegram: dict, fake: FakeTelegram, raw: bytes) -> None:
+    assert post(telegram, None, raw=raw) == 200
+    post(telegram, message("你好", 1008, 1008))
+    assert "反诈助手" in texts(fake, 1008)[-1]  # still working
+
+
+def test_429_is_waited_out_and_the_message_sent_once(telegram: dict, fake: FakeTelegram) -> None:
+    fake.fail_next("sendMessage", 429, retry_after=1)
+    post(telegram, message("你好", 1009, 1009))
+    attempts = [c for c in fake.calls if c.method == "sendMessage" and int(c.params["chat_id"]) == 1009]
+    assert [c.status for c in attempts] == [429, 200]
+    assert attempts[1].at - attempts[0].at >= 1.0
+
+
+def test_5xx_is_retried(telegram: dict, fake: FakeTelegram) -> None:
+    fake.fail_next("sendMessage", 502, times=2)
+    post(telegram, message("谢谢你", 1010, 1010))
+    attempts = [c.status for c in fake.calls if c.method == "sendMessage" and int(c.params["chat_id"]) == 1010]
+    assert attempts == [502, 502, 200]
+
+
+def test_polling_mode_feeds_the_same_handler(trained_model: Path, action_server: str,
+                                             tmp_path: Path) -> None:
+    api = FakeTelegram().start()
+    credentials = tmp_path / "credentials.yml"
+    credentials.write_text(
+        "bot.channels.rest.SafeRestInput:\nbot.channels.telegram.TelegramInput:\n"
+        f'  token: "123456:TEST"\n  mode: polling\n  api_base_url: "{api.base_url}"\n', encoding="utf-8")
+    api.updates.append(message("刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户", 1011, 1011))
+    process, _ = start_rasa(trained_model, action_server, tmp_path, "rasa.log", credentials,
+                            env={"FRAUDBOT_DB_URL": f"sqlite:///{tmp_path / 'store.db'}"})
+    try:
+        assert api.wait_for(lambda: len(api.sent(1011)) >= 2, 60)
+        assert "安全账户" in "\n".join(c.params["text"] for c in api.sent(1011))
+        assert api.count("deleteWebhook") == 1
+    finally:
+        stop(process)
+        api.stop()
