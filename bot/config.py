@@ -18,6 +18,12 @@ def database_url() -> str:
     return os.environ.get("FRAUDBOT_DB_URL") or f"sqlite:///{PROJECT_ROOT / 'fraudbot.db'}"
 
 
+def setting(credentials: dict | None, key: str, env: str, default: str = "") -> str:
+    """A channel setting: credentials.yml's value when given, else the environment variable."""
+    value = (credentials or {}).get(key)
+    return str(value) if value not in (None, "") else os.environ.get(env, default)
+
+
 def _ids(value: str | None) -> frozenset[int]:
     return frozenset(int(part) for part in (value or "").replace(" ", "").split(",") if part)
 

@@ -6,12 +6,16 @@ Channels record here the groups the bot has joined, so that alerts can find them
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import Callable
 
-from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, create_engine, select
+from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table, Text, create_engine, select
 from sqlalchemy.engine import Engine
+from wechatpy.session import SessionStorage
 
 from bot.config import database_url
 
@@ -26,6 +30,16 @@ groups = Table(
     Column("autowarn", Boolean, nullable=False, default=True),
     Column("added_at", DateTime(timezone=True), nullable=False),
     Column("removed_at", DateTime(timezone=True)),
+)
+
+
+# Short-lived shared values with an expiry: WeChat/WeCom access tokens, so that every sender
+# and every replica uses one token instead of fetching its own.
+shared_values = Table(
+    "shared_values", metadata,
+    Column("key", String(256), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("expires_at", Float),  # unix time; NULL = never
 )
 
 
@@ -95,3 +109,28 @@ class GroupRegistry:
             query = query.where(groups.c.channel == channel)
         with self._engine.connect() as db:
             return [Group(**row._mapping) for row in db.execute(query.order_by(groups.c.added_at))]
+
+
+class StoreSessionStorage(SessionStorage):
+    """wechatpy's session storage in the project's store: access tokens shared by all senders."""
+
+    def __init__(self, url: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine(url or database_url())
+        self._clock = clock
+
+    def get(self, key: str, default: object = None) -> object:
+        with self._engine.connect() as db:
+            row = db.execute(select(shared_values).where(shared_values.c.key == key)).first()
+        if row is None or (row.expires_at is not None and row.expires_at <= self._clock()):
+            return default
+        return json.loads(row.value)
+
+    def set(self, key: str, value: object, ttl: int | None = None) -> None:
+        expires = self._clock() + ttl if ttl else None
+        with self._engine.begin() as db:
+            db.execute(shared_values.delete().where(shared_values.c.key == key))
+            db.execute(shared_values.insert().values(key=key, value=json.dumps(value), expires_at=expires))
+
+    def delete(self, key: str) -> None:
+        with self._engine.begin() as db:
+            db.execute(shared_values.delete().where(shared_values.c.key == key))

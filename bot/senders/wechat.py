@@ -1,0 +1,168 @@
+"""WeChat and WeCom senders (wechatpy 1.8): group robots, app group chats, Official Account mass sends.
+
+Access tokens are fetched once and shared through the project's store
+(:class:`bot.store.StoreSessionStorage`), not per request. API base URLs are settings so
+that tests point them at a local fake server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from wechatpy import WeChatClient
+from wechatpy.enterprise import WeChatClient as WeComClientBase
+from wechatpy.exceptions import WeChatClientException
+
+from bot.senders import DeliveryResult, RateWindow, utf8_truncate
+from bot.store import StoreSessionStorage
+
+logger = logging.getLogger(__name__)
+
+OA_API = "https://api.weixin.qq.com/cgi-bin/"
+WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin/"
+ROBOT_TEXT_BYTES = 2048  # WeCom robot text limit
+ROBOT_PER_MINUTE = 20  # WeCom: 20 messages a minute per robot
+APPCHAT_TEXT_BYTES = 2048
+RETRYABLE_ERRCODES = {-1, 45009, 45011, 45047}  # system busy, frequency limits
+GONE_ERRCODES = {93000, 86003, 86001, 40003, 43004}  # robot/chat gone, user gone or unsubscribed
+
+
+def oa_api_base() -> str:
+    return os.environ.get("WECHAT_API_BASE_URL", OA_API)
+
+
+def wecom_api_base() -> str:
+    return os.environ.get("WECOM_API_BASE_URL", WECOM_API)
+
+
+class OfficialAccountClient(WeChatClient):
+    """wechatpy's Official Account client with a configurable API base (token URL included)."""
+
+    def __init__(self, appid: str, secret: str, api_base_url: str, **kwargs: Any) -> None:
+        super().__init__(appid, secret, **kwargs)
+        self.API_BASE_URL = api_base_url
+
+    def fetch_access_token(self) -> dict:
+        return self._fetch_access_token(url=f"{self.API_BASE_URL}token", params={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+
+
+class WeComClient(WeComClientBase):
+    """wechatpy's WeCom client with a configurable API base (token URL included)."""
+
+    def __init__(self, corp_id: str, secret: str, api_base_url: str, **kwargs: Any) -> None:
+        super().__init__(corp_id, secret, **kwargs)
+        self.API_BASE_URL = api_base_url
+
+    def fetch_access_token(self) -> dict:
+        return self._fetch_access_token(url=f"{self.API_BASE_URL}gettoken",
+                                        params={"corpid": self.corp_id, "corpsecret": self.secret})
+
+
+@lru_cache(maxsize=8)
+def official_account_client(appid: str, secret: str, api_base_url: str | None = None) -> OfficialAccountClient:
+    """One client per account and process; its token lives in the shared store."""
+    return OfficialAccountClient(appid, secret, api_base_url or oa_api_base(), session=StoreSessionStorage(),
+                                 timeout=10)
+
+
+@lru_cache(maxsize=8)
+def wecom_client(corp_id: str, secret: str, api_base_url: str | None = None) -> WeComClient:
+    """One client per WeCom app and process; its token lives in the shared store."""
+    return WeComClient(corp_id, secret, api_base_url or wecom_api_base(), session=StoreSessionStorage(),
+                       timeout=10)
+
+
+def _from_exception(channel: str, target: str, error: Exception) -> DeliveryResult:
+    if isinstance(error, WeChatClientException):
+        code = error.errcode
+        return DeliveryResult(False, channel, target, error=f"{code}: {error.errmsg}",
+                              retryable=code in RETRYABLE_ERRCODES or code is None,
+                              gone=code in GONE_ERRCODES)
+    return DeliveryResult(False, channel, target, error=f"{type(error).__name__}: {error}", retryable=True)
+
+
+class WeComRobotSender:
+    """WeCom group robot (群机器人): a send-only webhook per group, 20 messages a minute each."""
+
+    channel = "wecom_robot"
+
+    def __init__(self, api_base_url: str | None = None, window: RateWindow | None = None,
+                 markdown: bool = False) -> None:
+        self._url = f"{api_base_url or wecom_api_base()}webhook/send"
+        self._window = window or RateWindow(ROBOT_PER_MINUTE, 60)
+        self._markdown = markdown
+        self._http = httpx.AsyncClient(timeout=10)
+
+    async def send(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the robot's webhook key."""
+        await self._window.acquire(target)
+        kind = "markdown" if self._markdown else "text"
+        body = {"msgtype": kind, kind: {"content": utf8_truncate(text, ROBOT_TEXT_BYTES)}}
+        try:
+            reply = await self._http.post(self._url, params={"key": target}, json=body)
+        except httpx.HTTPError as error:
+            return DeliveryResult(False, self.channel, target, error=f"network: {error}", retryable=True)
+        if reply.status_code >= 500 or reply.status_code == 429:
+            return DeliveryResult(False, self.channel, target, error=f"HTTP {reply.status_code}",
+                                  retryable=True)
+        try:
+            data = reply.json()
+        except ValueError:
+            return DeliveryResult(False, self.channel, target, error="answer is not JSON", retryable=True)
+        code = data.get("errcode", -1)
+        if code == 0:
+            return DeliveryResult.delivered(self.channel, target)
+        return DeliveryResult(False, self.channel, target, error=f"{code}: {data.get('errmsg')}",
+                              retryable=code in RETRYABLE_ERRCODES, gone=code in GONE_ERRCODES)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+class WeComAppChatSender:
+    """Group chats created by the WeCom app itself (``appchat``); conservative 20 a minute per chat."""
+
+    channel = "wecom_appchat"
+
+    def __init__(self, client: WeComClient, window: RateWindow | None = None) -> None:
+        self._client = client
+        self._window = window or RateWindow(ROBOT_PER_MINUTE, 60)
+
+    async def send(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the app chat's chatid."""
+        await self._window.acquire(target)
+        try:
+            await asyncio.to_thread(self._client.appchat.send_text, target,
+                                    utf8_truncate(text, APPCHAT_TEXT_BYTES))
+        except Exception as error:  # wechatpy raises WeChatClientException or requests errors
+            return _from_exception(self.channel, target, error)
+        return DeliveryResult.delivered(self.channel, target)
+
+
+class OfficialAccountMassSender:
+    """Official Account mass sending (群发) to a user tag.
+
+    WeChat allows a subscription account one mass send a day and a service account four a
+    month; a refusal for quota comes back as a non-retryable failure with WeChat's reason.
+    """
+
+    channel = "wechat_oa_tag"
+
+    def __init__(self, client: OfficialAccountClient) -> None:
+        self._client = client
+
+    async def send(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the numeric tag id."""
+        try:
+            result = await asyncio.to_thread(self._client.post, "message/mass/sendall", data={
+                "filter": {"is_to_all": False, "tag_id": int(target)},
+                "text": {"content": text}, "msgtype": "text", "send_ignore_reprint": 0})
+        except Exception as error:
+            return _from_exception(self.channel, target, error)
+        return DeliveryResult.delivered(self.channel, target, str(result.get("msg_id", "")) or None)
