@@ -51,7 +51,9 @@ def main() -> None:
     actions = start_action_server(ACTION_PORT)
     with tempfile.TemporaryDirectory() as tmp:
         endpoints = Path(tmp) / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{ACTION_PORT}/webhook"\n')
+        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{ACTION_PORT}/webhook"\n'
+                             "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+                             f'  dialect: sqlite\n  db: "{Path(tmp) / "rasa.db"}"\n')
         rasa = subprocess.Popen(
             [sys.executable, "-m", "rasa", "run", "-m", "models/fraudbot.tar.gz", "--endpoints",
              str(endpoints), "--credentials", "credentials.yml", "--port", str(RASA_PORT)],

@@ -72,7 +72,9 @@ def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentia
     """Start the real Rasa server with our channels, talking to ``action_url``."""
     port = free_port()
     endpoints = tmp / f"endpoints-{port}.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
+    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n'
+                         "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+                         f'  dialect: sqlite\n  db: "{tmp / f"rasa-{port}.db"}"\n', encoding="utf-8")
     log = open(tmp / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "-m", str(model), "--endpoints", str(endpoints),

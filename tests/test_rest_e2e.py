@@ -1,6 +1,7 @@
 """End to end: the real Rasa server and action server, talked to through the REST channel."""
 
 import json
+import sqlite3
 import urllib.error
 import urllib.request
 import uuid
@@ -85,3 +86,13 @@ def test_malformed_json_is_refused_cleanly(rasa_server: str) -> None:
 def test_action_server_down_still_answers_with_hotlines(rasa_server_without_actions: str) -> None:
     text = joined(say(rasa_server_without_actions, "刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户"))
     assert "96110" in text and "110" in text
+
+
+def test_stored_conversations_keep_no_personal_numbers(rasa_server: str,
+                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
+    say(rasa_server, "骗子用13812345678打给我，让我往6222021234567890123这张卡转钱")
+    port = rasa_server.rsplit(":", 1)[1]
+    database = next(tmp_path_factory.getbasetemp().glob(f"**/rasa-{port}.db"))
+    stored = "\n".join(row[0] for row in sqlite3.connect(database).execute("select data from events"))
+    assert "138******78" in stored
+    assert "13812345678" not in stored and "6222021234567890123" not in stored
