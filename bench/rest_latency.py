@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-from bot.cli import _wait_http, start_action_server  # noqa: E402
+from bot.cli import start_action_server, wait_http  # noqa: E402
 
 ACTION_PORT, RASA_PORT = 5155, 5105
 
@@ -59,7 +59,7 @@ def main() -> None:
              str(endpoints), "--credentials", "credentials.yml", "--port", str(RASA_PORT)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_http(f"http://127.0.0.1:{RASA_PORT}/webhooks/rest/", 240, rasa)
+            wait_http(f"http://127.0.0.1:{RASA_PORT}/webhooks/rest/", 240, rasa)
             for text in texts(10):
                 post(text)  # warm-up
             timings = sorted(post(text) for text in texts(n))

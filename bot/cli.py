@@ -66,7 +66,7 @@ async def _eval(model: Path, path: Path, as_json: bool) -> int:
     return 0
 
 
-def _wait_http(url: str, seconds: float, process: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, seconds: float, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -85,7 +85,7 @@ def start_action_server(port: int = ACTION_PORT, log: Path | None = None) -> sub
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT if output else None)
-    _wait_http(f"http://127.0.0.1:{port}/health", 60, process)
+    wait_http(f"http://127.0.0.1:{port}/health", 60, process)
     return process
 
 

@@ -1,0 +1,65 @@
+"""Local fakes of outside APIs, served on loopback for tests that use the real client libraries."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+
+class LoopbackJsonServer:
+    """A threaded HTTP server on 127.0.0.1 whose subclasses answer JSON in :meth:`respond`."""
+
+    server: ThreadingHTTPServer | None = None
+
+    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Any:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _handle(self) -> None:
+                url = urlparse(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8") if length else ""
+                status, payload = fake.respond(url.path, url.query, self.headers.get("Content-Type", ""), body)
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = _handle  # noqa: N815
+            do_POST = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    @staticmethod
+    def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
+        """Poll ``predicate`` until it holds or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return predicate()

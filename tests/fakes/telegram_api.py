@@ -10,9 +10,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fakes import LoopbackJsonServer
 
 BOT_ID = 777000111
 BOT_USERNAME = "fanzha_test_bot"
@@ -29,7 +30,7 @@ class Call:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LoopbackJsonServer):
     """State of the fake API; start it with :meth:`start`."""
 
     admins: set[int] = field(default_factory=set)
@@ -38,12 +39,10 @@ class FakeTelegram:
     _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 5000
-    server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/bot"
+        return f"{self.address}/bot"
 
     def fail_next(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
         with self._lock:
@@ -58,45 +57,8 @@ class FakeTelegram:
         with self._lock:
             return sum(1 for c in self.calls if c.method == method)
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
-
-    # -- server -------------------------------------------------------------------------------
-
-    def start(self) -> FakeTelegram:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8") if length else ""
-                method = self.path.rsplit("/", 1)[-1]
-                status, payload = fake._answer(method, _params(self.headers.get("Content-Type", ""), body))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
+        return self._answer(path.rsplit("/", 1)[-1], _params(content_type, body))
 
     def _answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:

@@ -10,9 +10,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-from urllib.parse import parse_qs, urlparse
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.fakes import LoopbackJsonServer
 
 
 @dataclass
@@ -25,16 +26,14 @@ class Call:
 
 
 @dataclass
-class FakeWeChat:
+class FakeWeChat(LoopbackJsonServer):
     calls: list[Call] = field(default_factory=list)
     _failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/cgi-bin/"
+        return f"{self.address}/cgi-bin/"
 
     def fail_next(self, path: str, status: int = 200, times: int = 1, **body: Any) -> None:
         """Fail the next ``times`` calls of ``path`` (e.g. ``webhook/send``) with a status and body."""
@@ -45,50 +44,12 @@ class FakeWeChat:
         with self._lock:
             return [c for c in self.calls if c.path == path and (not ok_only or c.status == 200)]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
-
-    def start(self) -> FakeWeChat:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                url = urlparse(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8") if length else ""
-                try:
-                    body = json.loads(raw) if raw else {}
-                except json.JSONDecodeError:
-                    body = {"_raw": raw}
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                path = url.path.removeprefix("/cgi-bin/")
-                status, payload = fake._answer(path, query, body)
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = _handle  # noqa: N815
-            do_POST = _handle  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
+        try:
+            data = json.loads(body) if body else {}
+        except json.JSONDecodeError:
+            data = {"_raw": body}
+        return self._answer(path.removeprefix("/cgi-bin/"), {k: v[-1] for k, v in parse_qs(query).items()}, data)
 
     def _answer(self, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
