@@ -193,7 +193,8 @@ def compose(case: Case) -> Reply:
     if reasons:
         messages.append("为什么：\n" + "\n".join(reasons))
     advice = info.advice if info else scenarios()[NONE].advice
-    messages.append("现在就做：\n" + "\n".join(f"{i}. {a}" for i, a in enumerate(advice, 1)))
+    heading = "遇到了怎么办：" if case.knowledge_question and info else "现在就做："
+    messages.append(heading + "\n" + "\n".join(f"{i}. {a}" for i, a in enumerate(advice, 1)))
     messages.extend(_verified_notes(case))
     messages.append(_lines_text(route(situation(case), case.bank)))
     return Reply(level, messages)
