@@ -109,6 +109,7 @@ def main() -> None:
         results["DIET (scenarios as intents)"] = diet_variant(train_x, train_y, sets)
         print("DIET", json.dumps(results["DIET (scenarios as intents)"], ensure_ascii=False))
     out = ROOT / "bench" / "results" / "nlu_models.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print("written", out)
 

@@ -76,6 +76,7 @@ def main() -> None:
               "max_ms": round(timings[-1], 1), "mean_ms": round(statistics.mean(timings), 1)}
     print(json.dumps(result))
     out = ROOT / "bench" / "results" / "rest_latency.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
 
