@@ -137,6 +137,91 @@ def _test_stories(model: Path) -> int:
         actions.wait(timeout=20)
 
 
+def _alert_command(args: argparse.Namespace) -> int:
+    """fraudbot alert / officer / target: sending and tracking 警情通报."""
+    from bot.alerts.service import AlertService, InvalidAlert, Refused
+
+    service = AlertService()
+    try:
+        if args.command == "officer":
+            officer_id = service.add_officer(args.name, args.role, args.telegram_id, args.wecom_id, args.login)
+            print(f"officer #{officer_id} {args.name} ({args.role})")
+        elif args.command == "target":
+            service.add_target(args.channel, args.address, args.name, args.region)
+            print(f"target {args.channel}:{args.name} [{args.region}]")
+        elif args.action == "send":
+            officer = service.authorize("login", args.officer)
+            body = Path(args.body_file).read_text(encoding="utf-8")
+            alert_id = service.create(officer, args.title, body, args.region, args.scenario, args.severity,
+                                      service.expires_in(args.expires_hours))
+            status = service.status(alert_id)
+            total = sum(sum(states.values()) for states in status["channels"].values())
+            print(f"alert #{alert_id} queued for {total} targets; run `fraudbot alert worker` to deliver")
+        elif args.action == "status":
+            print(json.dumps(service.status(args.id), ensure_ascii=False, indent=2, default=str))
+        elif args.action == "recall":
+            service.recall(service.authorize("login", args.officer), args.id)
+            print(f"alert #{args.id} recalled")
+        elif args.action == "audit":
+            for row in reversed(service.audit(args.limit)):
+                print(f"{row['at']:%Y-%m-%d %H:%M:%S}  {row['actor']}  {row['action']}  {row['detail']}")
+        elif args.action == "resend-uncertain":
+            from bot.alerts.worker import OutboxWorker
+
+            service.authorize("login", args.officer)
+            print(f"{OutboxWorker(service, {}).resend_uncertain(args.id)} messages queued again")
+        elif args.action == "worker":
+            return asyncio.run(_alert_worker(service, args.until_idle))
+    except (Refused, InvalidAlert) as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _alert_worker(service: object, until_idle: bool) -> int:
+    from bot.alerts.runtime import senders_from_env
+    from bot.alerts.worker import OutboxWorker
+
+    senders = await senders_from_env()
+    worker = OutboxWorker(service, senders)
+    await worker.run(until_idle=until_idle)
+    if "telegram" in senders:
+        await worker.delete_recalled(senders["telegram"])
+    return 0
+
+
+def _alert_parsers(commands: argparse._SubParsersAction) -> None:
+    alert = commands.add_parser("alert", help="send and track 警情通报").add_subparsers(dest="action", required=True)
+    send = alert.add_parser("send", help="queue an alert for every matching target")
+    send.add_argument("--officer", required=True, help="the officer's login in the roster")
+    send.add_argument("--title", required=True)
+    send.add_argument("--body-file", required=True)
+    send.add_argument("--region", required=True, help="region tags, comma-separated, or 全部")
+    send.add_argument("--scenario", default="none")
+    send.add_argument("--severity", default="high", choices=("high", "medium", "low"))
+    send.add_argument("--expires-hours", type=float, default=72.0)
+    for name in ("status", "recall", "resend-uncertain"):
+        sub = alert.add_parser(name)
+        sub.add_argument("id", type=int)
+        if name != "status":
+            sub.add_argument("--officer", required=True)
+    audit = alert.add_parser("audit", help="who sent what to whom")
+    audit.add_argument("--limit", type=int, default=50)
+    worker = alert.add_parser("worker", help="deliver the outbox")
+    worker.add_argument("--until-idle", action="store_true", help="stop when nothing is left to send")
+    officer = commands.add_parser("officer", help="add an officer to the roster")
+    officer.add_argument("name")
+    officer.add_argument("--role", default="officer", choices=("officer", "admin"))
+    officer.add_argument("--telegram-id")
+    officer.add_argument("--wecom-id")
+    officer.add_argument("--login")
+    target = commands.add_parser("target", help="add a WeCom robot, app chat or Official Account tag")
+    target.add_argument("channel", choices=("telegram", "wecom_robot", "wecom_appchat", "wechat_oa_tag"))
+    target.add_argument("address", help="chat id, robot key, app chat id or tag id")
+    target.add_argument("--name", required=True)
+    target.add_argument("--region", required=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fraudbot", description="反诈助手 command line")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="trained Rasa model")
@@ -150,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="action server + Rasa REST server")
     serve.add_argument("--chat", action="store_true", help="chat in this terminal instead")
     commands.add_parser("test-stories", help="run Rasa's test stories against the action server")
+    _alert_parsers(commands)
     args = parser.parse_args(argv)
+    if args.command in ("alert", "officer", "target"):
+        return _alert_command(args)
 
     model = args.model.resolve()
     if args.command in ("classify", "check", "eval"):

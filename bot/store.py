@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable
 
-from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table, Text, create_engine, event, select
 from sqlalchemy.engine import Engine
 from wechatpy.session import SessionStorage
 
@@ -28,6 +28,7 @@ groups = Table(
     Column("title", String(256), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("autowarn", Boolean, nullable=False, default=True),
+    Column("regions", String(512), nullable=False, default=""),  # comma-separated region tags
     Column("added_at", DateTime(timezone=True), nullable=False),
     Column("removed_at", DateTime(timezone=True)),
 )
@@ -52,6 +53,7 @@ class Group:
     title: str
     active: bool
     autowarn: bool
+    regions: str
     added_at: datetime
     removed_at: datetime | None
 
@@ -64,8 +66,20 @@ def now() -> datetime:
 def engine(url: str | None = None) -> Engine:
     """The engine for ``url`` (default: :func:`bot.config.database_url`), tables created."""
     created = create_engine(url or database_url(), future=True)
+    if created.dialect.name == "sqlite":
+        event.listen(created, "connect", _sqlite_pragmas)
     metadata.create_all(created)
     return created
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL with NORMAL sync: durable at every commit against a process crash, and commits fast
+    enough for an outbox that records each message (a power cut may lose the last commits)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 class GroupRegistry:
@@ -74,17 +88,20 @@ class GroupRegistry:
     def __init__(self, url: str | None = None) -> None:
         self._engine = engine(url or database_url())
 
-    def record(self, channel: str, chat_id: str, title: str) -> None:
-        """The bot joined (or re-joined) a group."""
+    def record(self, channel: str, chat_id: str, title: str, regions: str | None = None) -> None:
+        """The bot joined (or re-joined) a group, or an administrator added a push target."""
         with self._engine.begin() as db:
             found = db.execute(select(groups.c.chat_id).where(
                 groups.c.channel == channel, groups.c.chat_id == chat_id)).first()
             if found:
+                values = {"title": title, "active": True, "removed_at": None}
+                if regions is not None:
+                    values["regions"] = regions
                 db.execute(groups.update().where(groups.c.channel == channel, groups.c.chat_id == chat_id)
-                           .values(title=title, active=True, removed_at=None))
+                           .values(**values))
             else:
-                db.execute(groups.insert().values(channel=channel, chat_id=chat_id, title=title,
-                                                  active=True, autowarn=True, added_at=now()))
+                db.execute(groups.insert().values(channel=channel, chat_id=chat_id, title=title, active=True,
+                                                  autowarn=True, regions=regions or "", added_at=now()))
 
     def retire(self, channel: str, chat_id: str) -> None:
         """The bot left or was removed: keep the row, mark it inactive."""

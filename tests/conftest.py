@@ -66,7 +66,11 @@ def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentia
         [sys.executable, "-m", "rasa", "run", "-m", str(model), "--endpoints", str(endpoints),
          "--credentials", str(credentials or "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)
+    except Exception:
+        stop(process)
+        raise
     return process, f"http://127.0.0.1:{port}"
 
 

@@ -33,9 +33,18 @@ class DeliveryResult:
 
 
 class Sender(Protocol):
-    """Sends one text to one target of its kind."""
+    """Sends one text to one target of its kind.
+
+    ``reserve`` waits until the channel's limits allow one more message to ``target``;
+    ``deliver`` then makes the request at once. ``send`` does both. The alerts worker records
+    "sending" between the two, so a crash leaves as few messages as possible in doubt.
+    """
 
     channel: str
+
+    async def reserve(self, target: str) -> None: ...
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult: ...
 
     async def send(self, target: str, text: str) -> DeliveryResult: ...
 

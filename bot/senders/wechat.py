@@ -99,9 +99,15 @@ class WeComRobotSender:
         self._markdown = markdown
         self._http = httpx.AsyncClient(timeout=10)
 
-    async def send(self, target: str, text: str) -> DeliveryResult:
-        """``target`` is the robot's webhook key."""
+    async def reserve(self, target: str) -> None:
         await self._window.acquire(target)
+
+    async def send(self, target: str, text: str) -> DeliveryResult:
+        await self.reserve(target)
+        return await self.deliver(target, text)
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the robot's webhook key."""
         kind = "markdown" if self._markdown else "text"
         body = {"msgtype": kind, kind: {"content": utf8_truncate(text, ROBOT_TEXT_BYTES)}}
         try:
@@ -134,9 +140,15 @@ class WeComAppChatSender:
         self._client = client
         self._window = window or RateWindow(ROBOT_PER_MINUTE, 60)
 
-    async def send(self, target: str, text: str) -> DeliveryResult:
-        """``target`` is the app chat's chatid."""
+    async def reserve(self, target: str) -> None:
         await self._window.acquire(target)
+
+    async def send(self, target: str, text: str) -> DeliveryResult:
+        await self.reserve(target)
+        return await self.deliver(target, text)
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the app chat's chatid."""
         try:
             await asyncio.to_thread(self._client.appchat.send_text, target,
                                     utf8_truncate(text, APPCHAT_TEXT_BYTES))
@@ -157,7 +169,13 @@ class OfficialAccountMassSender:
     def __init__(self, client: OfficialAccountClient) -> None:
         self._client = client
 
+    async def reserve(self, target: str) -> None:
+        """No per-message pace: WeChat counts mass sends per day or month and says so when refused."""
+
     async def send(self, target: str, text: str) -> DeliveryResult:
+        return await self.deliver(target, text)
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult:
         """``target`` is the numeric tag id."""
         try:
             result = await asyncio.to_thread(self._client.post, "message/mass/sendall", data={

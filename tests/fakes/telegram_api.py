@@ -7,6 +7,7 @@ calls of a method with 429 (``retry_after``) or a 5xx, like Telegram under load.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class FakeTelegram(LoopbackJsonServer):
     admins: set[int] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)  # served by getUpdates (polling)
+    flaky_rate: float = 0.0  # share of sendMessage calls answered 502 at random
+    _random: random.Random = field(default_factory=lambda: random.Random(2026))
     _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 5000
@@ -64,6 +67,8 @@ class FakeTelegram(LoopbackJsonServer):
         with self._lock:
             queue = self._failures.get(method)
             failure = queue.pop(0) if queue else None
+            if failure is None and method == "sendMessage" and self._random.random() < self.flaky_rate:
+                failure = (502, None)
             status = failure[0] if failure else 200
             self.calls.append(Call(method, params, time.monotonic(), status))
             if failure:

@@ -7,6 +7,7 @@ webhooks, records every call, and can fail the next calls of a path with an errc
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class FakeWeChat(LoopbackJsonServer):
     calls: list[Call] = field(default_factory=list)
     _failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    flaky_rate: float = 0.0  # share of robot webhook calls answered 503 at random
+    _random: random.Random = field(default_factory=lambda: random.Random(2027))
 
     @property
     def base_url(self) -> str:
@@ -55,6 +58,8 @@ class FakeWeChat(LoopbackJsonServer):
         with self._lock:
             queue = self._failures.get(path)
             status, payload = queue.pop(0) if queue else (200, None)
+            if payload is None and path == "webhook/send" and self._random.random() < self.flaky_rate:
+                status, payload = 503, {"errcode": -1, "errmsg": "fake busy"}
             failed = payload is not None and (status != 200 or payload.get("errcode", 0) != 0)
             self.calls.append(Call(path, query, body, time.monotonic(), 599 if failed and status == 200
                                    else status))

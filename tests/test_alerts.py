@@ -1,0 +1,237 @@
+"""Alerts: roster, fan-out, expiry, recall and the outbox worker, against the fake Telegram and WeCom APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from telegram import Bot
+
+from bot.alerts.model import outbox
+from bot.alerts.service import AlertService, InvalidAlert, Refused
+from bot.alerts.worker import OutboxWorker
+from bot.senders.telegram import TelegramGroupSender, alerts_bot
+from bot.senders.wechat import WeComRobotSender
+from bot.store import now
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.wechat_api import FakeWeChat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def service(store: str) -> AlertService:
+    return AlertService(store)
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeTelegram, FakeWeChat]]:
+    telegram, wechat = FakeTelegram().start(), FakeWeChat().start()
+    yield telegram, wechat
+    telegram.stop()
+    wechat.stop()
+
+
+def add_targets(service: AlertService, telegram_groups: int, robots: int, region: str = "朝阳区") -> None:
+    for i in range(telegram_groups):
+        service.registry.record("telegram", str(-1000000 - i), f"小区群{i}", region)
+    for i in range(robots):
+        service.registry.record("wecom_robot", f"robot-{i}", f"网格群{i}", region)
+
+
+def officer(service: AlertService, login: str = "zhang") -> object:
+    service.add_officer("张警官", "officer", telegram_id="4242", login=login)
+    return service.authorize("login", login)
+
+
+def states(service: AlertService, alert_id: int) -> Counter:
+    with service.engine.connect() as db:
+        return Counter(row.state for row in db.execute(outbox.select().where(outbox.c.alert_id == alert_id)))
+
+
+# -- roster and validation ---------------------------------------------------------------------
+
+
+def test_unauthorised_senders_are_refused_and_logged(service: AlertService) -> None:
+    officer(service)
+    with pytest.raises(Refused):
+        service.authorize("telegram", "999")
+    with pytest.raises(Refused):
+        service.authorize("login", "zhang", admin=True)
+    assert service.authorize("telegram", "4242").name == "张警官"
+    refused = [row for row in service.audit() if row["action"] == "refused"]
+    assert [row["actor"] for row in refused] == ["login:zhang", "telegram:999"]
+
+
+@pytest.mark.parametrize("title,body,scenario,regions", [
+    ("", "正文", "none", "朝阳区"), ("标题", " ", "none", "朝阳区"),
+    ("标题", "正文", "no_such_scam", "朝阳区"), ("标题", "正文", "none", ""),
+])
+def test_invalid_alerts_are_rejected(service: AlertService, title: str, body: str, scenario: str,
+                                     regions: str) -> None:
+    with pytest.raises(InvalidAlert):
+        service.create(officer(service), title, body, regions, scenario)
+
+
+def test_fan_out_follows_regions(service: AlertService) -> None:
+    add_targets(service, 3, 2, "朝阳区")
+    service.registry.record("telegram", "-555", "海淀群", "海淀区")
+    service.registry.record("telegram", "-556", "已退出的群", "朝阳区")
+    service.registry.retire("telegram", "-556")
+    who = officer(service)
+    assert sum(states(service, service.create(who, "t", "b", "朝阳区")).values()) == 5
+    assert sum(states(service, service.create(who, "t", "b", "海淀区,朝阳区")).values()) == 6
+    assert sum(states(service, service.create(who, "t", "b", "全部")).values()) == 6
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+
+def worker_for(service: AlertService, telegram: FakeTelegram, wechat: FakeWeChat, per_second: float = 1000,
+               ) -> tuple[OutboxWorker, Bot]:
+    bot = alerts_bot("123456:TEST", telegram.base_url)
+    senders = {"telegram": TelegramGroupSender(bot, overall_per_second=per_second),
+               "wecom_robot": WeComRobotSender(wechat.base_url)}
+    return OutboxWorker(service, senders, backoff=0.05), bot
+
+
+async def drain(worker: OutboxWorker, bot: Bot) -> None:
+    await bot.initialize()
+    await worker.run(until_idle=True, poll=0.05)
+    await bot.shutdown()
+
+
+def test_thousand_targets_each_get_exactly_one_message(service: AlertService,
+                                                       fakes: tuple[FakeTelegram, FakeWeChat]) -> None:
+    telegram, wechat = fakes
+    telegram.flaky_rate = wechat.flaky_rate = 0.05
+    telegram.fail_next("sendMessage", 429, times=3, retry_after=1)
+    add_targets(service, 600, 400)
+    body = "近期有人冒充公安要求转账到“安全账户”。"
+    alert_id = service.create(officer(service), "冒充公检法诈骗高发", body, "朝阳区", "impersonate_police")
+    worker, bot = worker_for(service, telegram, wechat)
+    asyncio.run(drain(worker, bot))
+
+    assert states(service, alert_id) == Counter({"delivered": 1000})
+    per_group = Counter(int(c.params["chat_id"]) for c in telegram.sent())
+    per_robot = Counter(c.query["key"] for c in wechat.of("webhook/send"))
+    assert len(per_group) == 600 and set(per_group.values()) == {1}
+    assert len(per_robot) == 400 and set(per_robot.values()) == {1}
+    failed_attempts = [c for c in telegram.calls if c.method == "sendMessage" and c.status != 200]
+    assert any(c.status == 429 for c in failed_attempts) and any(c.status == 502 for c in failed_attempts)
+    assert "【警情通报】冒充公检法诈骗高发" in telegram.sent()[0].params["text"]
+    report = service.status(alert_id)
+    assert report["channels"] == {"telegram": {"delivered": 600}, "wecom_robot": {"delivered": 400}}
+
+
+def test_expired_alert_is_not_sent(service: AlertService, fakes: tuple[FakeTelegram, FakeWeChat]) -> None:
+    telegram, wechat = fakes
+    add_targets(service, 5, 0)
+    alert_id = service.create(officer(service), "t", "b", "朝阳区", expires_at=now() + timedelta(seconds=1))
+    time.sleep(1.2)
+    worker, bot = worker_for(service, telegram, wechat)
+    asyncio.run(drain(worker, bot))
+    assert states(service, alert_id) == Counter({"cancelled": 5})
+    assert telegram.sent() == []
+    assert service.status(alert_id)["expired"]
+
+
+def test_gone_targets_fail_once_and_become_inactive(service: AlertService,
+                                                     fakes: tuple[FakeTelegram, FakeWeChat]) -> None:
+    telegram, wechat = fakes
+    add_targets(service, 1, 1)
+    wechat.fail_next("webhook/send", 200, errcode=93000, errmsg="invalid webhook url")
+    telegram.fail_next("sendMessage", 403)
+    alert_id = service.create(officer(service), "t", "b", "朝阳区")
+    worker, bot = worker_for(service, telegram, wechat)
+    asyncio.run(drain(worker, bot))
+    assert states(service, alert_id) == Counter({"failed": 2})
+    assert service.registry.active() == []
+    reasons = {p["channel"]: p["last_error"] for p in service.status(alert_id)["problems"]}
+    assert reasons["wecom_robot"].startswith("target gone: 93000")
+
+
+def test_persistent_errors_give_up_with_the_reason(service: AlertService,
+                                                    fakes: tuple[FakeTelegram, FakeWeChat]) -> None:
+    telegram, wechat = fakes
+    add_targets(service, 0, 1)
+    wechat.fail_next("webhook/send", 503, times=20, errcode=-1, errmsg="busy")
+    alert_id = service.create(officer(service), "t", "b", "朝阳区")
+    worker, bot = worker_for(service, telegram, wechat)
+    asyncio.run(drain(worker, bot))
+    assert states(service, alert_id) == Counter({"failed": 1})
+    assert "after 6 attempts" in service.status(alert_id)["problems"][0]["last_error"]
+    assert len(wechat.of("webhook/send", ok_only=False)) == 6
+
+
+def test_recall_stops_pending_and_deletes_telegram_messages(service: AlertService,
+                                                            fakes: tuple[FakeTelegram, FakeWeChat]) -> None:
+    telegram, wechat = fakes
+    add_targets(service, 3, 0)
+    who = officer(service)
+    sent_id = service.create(who, "t", "b", "朝阳区")
+    worker, bot = worker_for(service, telegram, wechat)
+    asyncio.run(drain(worker, bot))
+    queued_id = service.create(who, "t2", "b2", "朝阳区")
+    service.recall(who, queued_id)
+    service.recall(who, sent_id)
+
+    async def recall_run() -> int:
+        await bot.initialize()
+        deleted = await worker.delete_recalled(worker.senders["telegram"])
+        await bot.shutdown()
+        return deleted
+
+    assert asyncio.run(recall_run()) == 3
+    assert telegram.count("deleteMessage") == 3
+    assert states(service, queued_id) == Counter({"cancelled": 3})
+    assert service.status(sent_id)["recalled"]
+
+
+def test_killed_mid_send_and_restarted_never_sends_twice(store: str, service: AlertService,
+                                                         fakes: tuple[FakeTelegram, FakeWeChat],
+                                                         tmp_path: Path) -> None:
+    """SIGKILL in the middle of a fan-out; a restart finishes it without a duplicate.
+
+    A request that was on the wire at the kill may or may not have arrived; those rows (at
+    most the worker's concurrency) are reported ``uncertain`` instead of being sent again.
+    """
+    telegram, wechat = fakes
+    add_targets(service, 700, 300)
+    alert_id = service.create(officer(service), "刷单返利诈骗预警", "刷单就是诈骗。", "朝阳区", "task_rebate")
+    env = {**os.environ, "FRAUDBOT_DB_URL": store, "TELEGRAM_BOT_TOKEN": "123456:TEST",
+           "TELEGRAM_API_BASE_URL": telegram.base_url, "WECOM_API_BASE_URL": wechat.base_url,
+           "ALERTS_TELEGRAM_PER_SECOND": "100"}
+    command = [sys.executable, "-m", "bot.cli", "alert", "worker", "--until-idle"]
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert telegram.wait_for(lambda: len(telegram.sent()) >= 250, 60)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    delivered_before = len(telegram.sent()) + len(wechat.of("webhook/send"))
+    assert delivered_before < 1000  # really killed in the middle
+
+    second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    per_target = Counter(int(c.params["chat_id"]) for c in telegram.sent())
+    per_target.update(c.query["key"] for c in wechat.of("webhook/send"))
+    assert max(per_target.values()) == 1  # never twice
+    final = states(service, alert_id)
+    assert final["delivered"] + final["uncertain"] == 1000
+    assert final["uncertain"] <= 8
+    assert len(per_target) >= final["delivered"]
+    assert set(service.status(alert_id)["channels"]) == {"telegram", "wecom_robot"}
