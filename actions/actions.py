@@ -56,6 +56,9 @@ def case_from_tracker(tracker: Tracker) -> Case:
     scenario, confidence = found.get("name", NONE), float(found.get("confidence") or 0.0)
     if (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE) and tracker.get_slot("scenario"):
         scenario, confidence = tracker.get_slot("scenario"), 1.0
+    alert = (message.get("metadata") or {}).get("alert") or {}
+    if alert.get("scenario") and (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE):
+        scenario, confidence = alert["scenario"], 1.0  # "像这个吗" about a police alert
     return Case(
         text=message.get("text") or "",
         scenario=scenario,
@@ -64,6 +67,7 @@ def case_from_tracker(tracker: Tracker) -> Case:
         entities=list(message.get("entities") or []),
         money_sent=intent == MONEY_SENT_INTENT or bool(tracker.get_slot("money_sent")),
         bank=payment_channel(tracker),
+        alert_title=alert.get("title"),
     )
 
 

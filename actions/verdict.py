@@ -41,6 +41,7 @@ class Case:
     bank: str | None = None
     asked_money: bool | None = None
     asked_code: bool | None = None
+    alert_title: str | None = None  # a police alert the resident is asking about
 
     @property
     def named_scenario(self) -> ScenarioInfo | None:
@@ -189,6 +190,8 @@ def compose(case: Case) -> Reply:
                         else "⚠️ 需警惕：里面有诈骗常见的危险信号。")
     else:
         messages.append("目前未发现明显诈骗特征，但这不代表一定安全。")
+    if case.alert_title:
+        messages.append(f"这和警方发布的警情通报《{case.alert_title}》说的是同一类骗局，请对照提醒，千万别转账。")
     reasons = _reasons(case) if not case.knowledge_question else []
     if reasons:
         messages.append("为什么：\n" + "\n".join(reasons))

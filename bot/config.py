@@ -7,7 +7,7 @@ below are read when a component starts, so tests and deployments set them per pr
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -24,10 +24,6 @@ def setting(credentials: dict | None, key: str, env: str, default: str = "") -> 
     return str(value) if value not in (None, "") else os.environ.get(env, default)
 
 
-def _ids(value: str | None) -> frozenset[int]:
-    return frozenset(int(part) for part in (value or "").replace(" ", "").split(",") if part)
-
-
 @dataclass(frozen=True)
 class TelegramConfig:
     """Telegram bot settings (TELEGRAM_* variables), overridable from credentials.yml."""
@@ -37,7 +33,6 @@ class TelegramConfig:
     public_url: str = ""  # https://host: the webhook is set to <public_url>/webhooks/telegram_bot/webhook
     mode: str = "webhook"  # or "polling" (development without a public URL)
     api_base_url: str = "https://api.telegram.org/bot"
-    officer_ids: frozenset[int] = field(default_factory=frozenset)
     autowarn_min_chars: int = 15
     autowarn_min_confidence: float = 0.8
 
@@ -52,7 +47,6 @@ class TelegramConfig:
             mode=str(values.get("mode") or env.get("TELEGRAM_MODE", "webhook")),
             api_base_url=str(values.get("api_base_url") or env.get("TELEGRAM_API_BASE_URL")
                              or cls.api_base_url),
-            officer_ids=_ids(str(values.get("officer_ids") or env.get("TELEGRAM_OFFICER_IDS", ""))),
             autowarn_min_chars=int(values.get("autowarn_min_chars") or env.get("TELEGRAM_AUTOWARN_MIN_CHARS", 15)),
             autowarn_min_confidence=float(values.get("autowarn_min_confidence")
                                           or env.get("TELEGRAM_AUTOWARN_MIN_CONFIDENCE", 0.8)),

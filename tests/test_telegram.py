@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -12,9 +14,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from bot.alerts.service import AlertService
+from bot.alerts.worker import OutboxWorker
+from bot.senders.telegram import TelegramGroupSender, alerts_bot
 from bot.store import GroupRegistry
 from tests.conftest import start_rasa, stop
 from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, FakeTelegram
+from tests.test_alerts import drain
 
 SECRET = "s3cret-token"
 OFFICER = 4242
@@ -38,8 +44,9 @@ def telegram(trained_model: Path, action_server: str, fake: FakeTelegram,
         "bot.channels.rest.SafeRestInput:\n"
         "bot.channels.telegram.TelegramInput:\n"
         f'  token: "123456:TEST"\n  webhook_secret: "{SECRET}"\n'
-        f'  api_base_url: "{fake.base_url}"\n  officer_ids: "{OFFICER}"\n', encoding="utf-8")
+        f'  api_base_url: "{fake.base_url}"\n', encoding="utf-8")
     db = f"sqlite:///{tmp / 'store.db'}"
+    AlertService(db).add_officer("张警官", telegram_id=str(OFFICER))
     process, url = start_rasa(trained_model, action_server, tmp, "rasa.log", credentials,
                               env={"FRAUDBOT_DB_URL": db})
     assert fake.wait_for(lambda: fake.count("getMe") >= 1, 60), "the bot never initialised"
@@ -230,11 +237,46 @@ def test_joining_and_leaving_groups_is_recorded(telegram: dict, fake: FakeTelegr
 # -- officers ----------------------------------------------------------------------------------
 
 
-def test_alert_only_for_configured_officers(telegram: dict, fake: FakeTelegram) -> None:
+def test_alert_only_for_officers_on_the_roster(telegram: dict, fake: FakeTelegram) -> None:
     post(telegram, message("/alert", 1006, 1006))
     assert "只有登记过的民警" in texts(fake, 1006)[-1]
+    refused = [row for row in AlertService(telegram["db"]).audit() if row["action"] == "refused"]
+    assert refused and refused[0]["actor"] == "telegram:1006"
+
+
+def test_officer_sends_an_alert_step_by_step_and_residents_ask_about_it(telegram: dict,
+                                                                       fake: FakeTelegram) -> None:
+    service = AlertService(telegram["db"])
+    service.registry.record("telegram", str(GROUP), "幸福小区邻里群", "朝阳区")
     post(telegram, message("/alert", OFFICER, OFFICER))
-    assert "收到" in texts(fake, OFFICER)[-1]
+    assert "第一行是标题" in texts(fake, OFFICER)[-1]
+    text = "冒充客服退款诈骗高发\n近期有人冒充快递客服，以理赔为名让居民开屏幕共享。"
+    post(telegram, message(text, OFFICER, OFFICER))
+    assert "哪些地区" in texts(fake, OFFICER)[-1]
+    post(telegram, message("朝阳区", OFFICER, OFFICER))
+    preview = fake.sent(OFFICER)[-1]
+    assert "冒充客服退款诈骗高发" in preview.params["text"] and "共 1 个群" in preview.params["text"]
+    confirm = next(b for row in preview.params["reply_markup"]["inline_keyboard"] for b in row
+                   if b["text"] == "确认发送")
+    post(telegram, {"update_id": next(_ids), "callback_query": {
+        "id": "cb-alert", "from": user(OFFICER), "chat_instance": "y", "data": confirm["callback_data"],
+        "message": bot_message(OFFICER)}})
+    confirmation = texts(fake, OFFICER)[-1]
+    assert "已提交" in confirmation
+    alert_id = int(re.search(r"#(\d+)", confirmation).group(1))
+    assert service.status(alert_id)["channels"] == {"telegram": {"pending": 1}}
+
+    # the worker delivers it; a resident replies to the alert in the group
+    bot = alerts_bot("123456:TEST", fake.base_url)
+    asyncio.run(drain(OutboxWorker(service, {"telegram": TelegramGroupSender(bot)}), bot))
+    delivered = fake.sent(GROUP)[-1]
+    assert "【警情通报】冒充客服退款诈骗高发" in delivered.params["text"]
+    alert_message = {**bot_message(GROUP, delivered.params["text"]), "message_id": fake._next_message_id}
+    before = len(fake.sent(GROUP))
+    post(telegram, message("我昨天也接到过这种电话，他让我下载个软件", GROUP, 2011,
+                           reply_to_message=alert_message))
+    reply = "\n".join(texts(fake, GROUP, before))
+    assert "警情通报《冒充客服退款诈骗高发》" in reply
 
 
 # -- bad input and a struggling Telegram ------------------------------------------------------

@@ -162,6 +162,19 @@ class AlertService:
                         f"#{alert_id} 《{title}》 to {len(targets)} targets in {','.join(sorted(wanted))}")
         return alert_id
 
+    def count_targets(self, regions: str | list[str]) -> int:
+        """How many active targets an alert to ``regions`` would reach (for the preview)."""
+        with self.engine.connect() as db:
+            return len(self._targets(db, _regions(regions)))
+
+    def alert_for_message(self, channel: str, chat_id: str, message_id: str) -> Alert | None:
+        """The alert a delivered message carried (a resident replied to it)."""
+        with self.engine.connect() as db:
+            row = db.execute(select(alerts).join(outbox, outbox.c.alert_id == alerts.c.id).where(
+                outbox.c.channel == channel, outbox.c.chat_id == chat_id,
+                outbox.c.message_id == message_id)).first()
+        return Alert(**row._mapping) if row else None
+
     def recall(self, officer: Officer, alert_id: int) -> None:
         """Stop delivery now; the worker deletes delivered Telegram messages where Telegram allows."""
         with self.engine.begin() as db:

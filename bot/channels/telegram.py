@@ -19,6 +19,7 @@ import asyncio
 import hmac
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
@@ -32,6 +33,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 
 from actions.knowledge import scenarios
 from actions.verdict import explain_scenario, risk
+from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.config import TelegramConfig
 from bot.fallback import OnNewMessage, hotline_fallback_text, response_text, with_safety_net
 from bot.nlu_client import case_from_parse
@@ -46,8 +48,19 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 SEND_ATTEMPTS = 4
 DETAILS_PREFIX = "s_"
+ALERT_CALLBACK = "alert:"
+LIKE_THIS = re.compile(r"像这个|像这种|是这个|是这种|这个是不是|通报里")
 
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class AlertDraft:
+    """An alert an officer is writing step by step in a private chat."""
+
+    title: str | None = None
+    body: str | None = None
+    regions: str | None = None
 
 
 def sender_id(chat_id: int, user_id: int | None, group: bool) -> str:
@@ -128,12 +141,14 @@ class TelegramBridge:
     """Turns Telegram updates into Rasa messages and Rasa replies into Telegram messages."""
 
     def __init__(self, config: TelegramConfig, sender: TelegramSender, registry: GroupRegistry,
-                 on_new_message: OnNewMessage, parse: Parse) -> None:
+                 on_new_message: OnNewMessage, parse: Parse, alerts: AlertService | None = None) -> None:
         self.config = config
         self.sender = sender
         self.registry = registry
         self._on_new_message = with_safety_net(on_new_message)
         self._parse = parse
+        self.alerts = alerts or AlertService()
+        self._drafts: dict[int, AlertDraft] = {}  # officer's user id -> alert being written
 
     @property
     def bot(self) -> Bot:
@@ -184,6 +199,9 @@ class TelegramBridge:
             logger.warning("could not answer callback: %s", error)
         if not query.data or query.message is None:
             return
+        if query.data.startswith(ALERT_CALLBACK):
+            await self._alert_decision(query.message.chat.id, query.from_user.id, query.data)
+            return
         chat = query.message.chat
         group = chat.type in GROUP_TYPES
         await self._to_rasa(query.data, chat.id, query.from_user.id, group,
@@ -198,7 +216,9 @@ class TelegramBridge:
             self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
         text = message.text or message.caption or ""
         user_id = message.from_user.id if message.from_user else None
-        if text.startswith("/"):
+        if not group and user_id in self._drafts and not text.startswith("/"):
+            await self._alert_step(chat.id, user_id, text)
+        elif text.startswith("/"):
             await self._command(message, text, group, user_id)
         elif not text.strip():
             if not group:
@@ -207,7 +227,7 @@ class TelegramBridge:
             await self._to_rasa(text, chat.id, user_id, group=False)
         elif self._addressed(message):
             await self._to_rasa(self._without_mention(text), chat.id, user_id, group=True,
-                                reply_to=message.message_id)
+                                reply_to=message.message_id, alert=self._alert_context(message, text))
         else:
             await self._maybe_warn(message, text)
 
@@ -253,6 +273,11 @@ class TelegramBridge:
             await self._set_autowarn(message, enabled=command == "autowarn")
         elif command == "alert":
             await self._alert(message, user_id)
+        elif command == "cancel" and user_id in self._drafts:
+            self._drafts.pop(user_id, None)
+            await self.sender.send(chat_id, "已取消，本次通报没有发出。")
+        elif command == "alert_status" and not group:
+            await self._alert_status(chat_id, user_id, rest)
         elif not group:
             await self._to_rasa(text, chat_id, user_id, group=False)
 
@@ -273,13 +298,79 @@ class TelegramBridge:
         await self.sender.send(chat_id, text, reply_to=message.message_id)
 
     async def _alert(self, message: Message, user_id: int | None) -> None:
-        """Officer entry point; only officers in configuration may use it."""
-        if message.chat.type != ChatType.PRIVATE or user_id not in self.config.officer_ids:
-            logger.warning("refused /alert from user %s in chat %s", user_id, message.chat.id)
-            await self.sender.send(message.chat.id, response_text("utter_alert_refused"),
-                                   reply_to=message.message_id)
+        """/alert: a guided alert for officers on the roster, in a private chat only."""
+        try:
+            if message.chat.type != ChatType.PRIVATE:
+                raise Refused("请在和我的私聊里发布警情通报。")
+            self.alerts.authorize("telegram", user_id)
+        except Refused as refusal:
+            await self.sender.send(message.chat.id, str(refusal), reply_to=message.message_id)
             return
-        await self.sender.send(message.chat.id, response_text("utter_alert_not_ready"))
+        self._drafts[user_id] = AlertDraft()
+        await self.sender.send(message.chat.id, "请发送通报内容：第一行是标题，下面是正文。\n随时发送 /cancel 取消。")
+
+    async def _alert_step(self, chat_id: int, user_id: int, text: str) -> None:
+        draft = self._drafts[user_id]
+        if draft.title is None:
+            title, _, body = text.strip().partition("\n")
+            if not body.strip():
+                await self.sender.send(chat_id, "第一行是标题，下面要有正文。请重新发送。")
+                return
+            draft.title, draft.body = title.strip(), body.strip()
+            await self.sender.send(chat_id, "发往哪些地区？请回复地区名，多个用逗号分开；发往所有群请回复“全部”。")
+        elif draft.regions is None:
+            draft.regions = text.strip()
+            count = self.alerts.count_targets(draft.regions)
+            preview = f"【警情通报】{draft.title}\n\n{draft.body}"
+            buttons = [{"title": "确认发送", "payload": f"{ALERT_CALLBACK}confirm"},
+                       {"title": "取消", "payload": f"{ALERT_CALLBACK}cancel"}]
+            await self.sender.send(chat_id, f"预览：\n\n{preview}\n\n发往：{draft.regions}（共 {count} 个群）", buttons)
+
+    async def _alert_decision(self, chat_id: int, user_id: int, data: str) -> None:
+        draft = self._drafts.pop(user_id, None)
+        if draft is None or draft.regions is None:
+            return
+        if data != f"{ALERT_CALLBACK}confirm":
+            await self.sender.send(chat_id, "已取消，本次通报没有发出。")
+            return
+        try:
+            officer = self.alerts.authorize("telegram", user_id)
+            alert_id = self.alerts.create(officer, draft.title, draft.body, draft.regions,
+                                          expires_at=self.alerts.expires_in(72))
+        except (Refused, InvalidAlert) as error:
+            await self.sender.send(chat_id, str(error))
+            return
+        await self.sender.send(chat_id, f"已提交，编号 #{alert_id}，正在推送。"
+                                        f"发送 /alert_status {alert_id} 查看送达情况。")
+
+    async def _alert_status(self, chat_id: int, user_id: int | None, argument: str) -> None:
+        try:
+            self.alerts.authorize("telegram", user_id)
+            report = self.alerts.status(int(argument.strip()))
+        except Refused as refusal:
+            await self.sender.send(chat_id, str(refusal))
+            return
+        except (InvalidAlert, ValueError):
+            await self.sender.send(chat_id, "请写上通报编号，例如 /alert_status 12")
+            return
+        names = {"delivered": "已送达", "pending": "待发送", "sending": "发送中", "failed": "失败",
+                 "cancelled": "已取消", "uncertain": "不确定是否送达"}
+        lines = [f"通报 #{report['id']}《{report['title']}》" + ("（已撤回）" if report["recalled"] else "")]
+        for channel, states in report["channels"].items():
+            counts = "，".join(f"{names.get(state, state)} {count}" for state, count in states.items())
+            lines.append(f"· {channel}：{counts}")
+        lines += [f"  失败：{p['chat_id']} {p['last_error']}" for p in report["problems"][:10]]
+        await self.sender.send(chat_id, "\n".join(lines))
+
+    def _alert_context(self, message: Message, text: str) -> dict[str, Any] | None:
+        """The police alert a resident is asking about: the one replied to, or the group's latest for 像这个吗."""
+        replied = message.reply_to_message
+        alert = None
+        if replied is not None:
+            alert = self.alerts.alert_for_message(REGISTRY_CHANNEL, str(message.chat.id), str(replied.message_id))
+        if alert is None and LIKE_THIS.search(text):
+            alert = self.alerts.latest_for(REGISTRY_CHANNEL, str(message.chat.id))
+        return {"id": alert.id, "title": alert.title, "scenario": alert.scenario} if alert else None
 
     async def _details(self, chat_id: int, scenario: str) -> None:
         """The full explanation of a scenario, for the 查看详情 button of a group warning."""
@@ -310,12 +401,12 @@ class TelegramBridge:
     # -- Rasa -------------------------------------------------------------------------------
 
     async def _to_rasa(self, text: str, chat_id: int, user_id: int | None, group: bool,
-                       reply_to: int | None = None) -> None:
+                       reply_to: int | None = None, alert: dict[str, Any] | None = None) -> None:
         """Send a message to Rasa and deliver its replies; never silent, never 'I don't understand' in a group."""
         collector = CollectingOutputChannel()
         conversation = sender_id(chat_id, user_id, group)
         await self._on_new_message(UserMessage(text, collector, conversation, input_channel=CHANNEL,
-                                               metadata={"chat_id": chat_id, "group": group}))
+                                               metadata={"chat_id": chat_id, "group": group, "alert": alert}))
         replies = collector.messages
         if group:
             replies = self._for_group(replies)
