@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def _rasa(*args: str) -> list[str]:
 
 
 def _serve(model: Path, chat: bool) -> int:
-    """Action server and Rasa server together; Ctrl-C or SIGTERM stops both."""
+    """Action server, Rasa server and the alerts worker together; Ctrl-C or SIGTERM stops them all."""
     Path(PROJECT_ROOT / "logs").mkdir(exist_ok=True)
     actions = start_action_server(log=PROJECT_ROOT / "logs" / "actions.log" if chat else None)
     if chat:
@@ -103,9 +104,14 @@ def _serve(model: Path, chat: bool) -> int:
         command = _rasa("run", "-m", str(model), "--endpoints", "endpoints.yml",
                         "--credentials", "credentials.yml", "--port", str(RASA_PORT))
     rasa = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    # alerts: the outbox worker always, the HTTP API when a token is configured
+    helpers = [subprocess.Popen([sys.executable, "-m", "bot.cli", "alert", "worker"], cwd=PROJECT_ROOT)]
+    if os.environ.get("FRAUDBOT_API_TOKEN"):
+        helpers.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "alert", "api"], cwd=PROJECT_ROOT))
+    processes = [rasa, actions, *helpers]
 
     def stop(*_: object) -> None:
-        for process in (rasa, actions):
+        for process in processes:
             if process.poll() is None:
                 process.terminate()
 
@@ -116,7 +122,7 @@ def _serve(model: Path, chat: bool) -> int:
         code = 0
     finally:
         stop()
-        for process in (rasa, actions):
+        for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -172,6 +178,10 @@ def _alert_command(args: argparse.Namespace) -> int:
             print(f"{OutboxWorker(service, {}).resend_uncertain(args.id)} messages queued again")
         elif args.action == "worker":
             return asyncio.run(_alert_worker(service, args.until_idle))
+        elif args.action == "api":
+            from bot.alerts.api import create_app
+
+            create_app(service).run(host=args.host, port=args.port, access_log=False, workers=1)
     except (Refused, InvalidAlert) as error:
         print(error, file=sys.stderr)
         return 2
@@ -207,6 +217,9 @@ def _alert_parsers(commands: argparse._SubParsersAction) -> None:
             sub.add_argument("--officer", required=True)
     audit = alert.add_parser("audit", help="who sent what to whom")
     audit.add_argument("--limit", type=int, default=50)
+    api = alert.add_parser("api", help="HTTP API (needs FRAUDBOT_API_TOKEN)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=5080)
     worker = alert.add_parser("worker", help="deliver the outbox")
     worker.add_argument("--until-idle", action="store_true", help="stop when nothing is left to send")
     officer = commands.add_parser("officer", help="add an officer to the roster")

@@ -235,3 +235,71 @@ def test_killed_mid_send_and_restarted_never_sends_twice(store: str, service: Al
     assert final["uncertain"] <= 8
     assert len(per_target) >= final["delivered"]
     assert set(service.status(alert_id)["channels"]) == {"telegram", "wecom_robot"}
+
+
+# -- HTTP API ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api(store: str, service: AlertService) -> Iterator[str]:
+    from tests.conftest import free_port, stop
+
+    service.add_officer("李警官", "admin", login="li")
+    add_targets(service, 2, 1)
+    port = free_port()
+    env = {**os.environ, "FRAUDBOT_DB_URL": store, "FRAUDBOT_API_TOKEN": "api-secret"}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "alert", "api", "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http_status(f"http://127.0.0.1:{port}/alerts/1", 60, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def wait_http_status(url: str, seconds: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "API exited"
+        try:
+            call("GET", url, token=None)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+def call(method: str, url: str, body: object = None, token: str | None = "api-secret",
+         officer_login: str = "li") -> tuple[int, object]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json", "X-Officer": officer_login}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_http_api(api: str) -> None:
+    alert = {"title": "虚假征信诈骗预警", "body": "没有人能花钱修复征信。", "regions": "朝阳区",
+             "scenario": "credit_repair"}
+    assert call("POST", f"{api}/alerts", alert, token=None)[0] == 401
+    assert call("POST", f"{api}/alerts", alert, token="wrong")[0] == 401
+    assert call("POST", f"{api}/alerts", alert, officer_login="nobody")[0] == 403
+    assert call("POST", f"{api}/alerts", {**alert, "scenario": "bogus"})[0] == 400
+    status, created = call("POST", f"{api}/alerts", alert)
+    assert status == 201 and created["targets"] == 3
+    status, report = call("GET", f"{api}/alerts/{created['id']}")
+    assert status == 200 and report["channels"] == {"telegram": {"pending": 2}, "wecom_robot": {"pending": 1}}
+    assert call("POST", f"{api}/alerts/{created['id']}/recall")[0] == 200
+    assert call("GET", f"{api}/alerts/{created['id']}")[1]["recalled"] is True
+    assert call("GET", f"{api}/alerts/999")[0] == 404
+    status, audit = call("GET", f"{api}/audit")
+    assert status == 200 and {row["action"] for row in audit} >= {"alert_sent", "alert_recalled", "refused"}
