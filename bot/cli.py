@@ -193,10 +193,7 @@ async def _alert_worker(service: object, until_idle: bool) -> int:
     from bot.alerts.worker import OutboxWorker
 
     senders = await senders_from_env()
-    worker = OutboxWorker(service, senders)
-    await worker.run(until_idle=until_idle)
-    if "telegram" in senders:
-        await worker.delete_recalled(senders["telegram"])
+    await OutboxWorker(service, senders).run(until_idle=until_idle)
     return 0
 
 

@@ -70,6 +70,7 @@ class OutboxWorker:
                 batch_alerts = {alert_id: self._alert(alert_id) for alert_id in {r.alert_id for r in rows}}
                 await asyncio.gather(*(self._one(row, batch_alerts[row.alert_id], slots) for row in rows))
                 continue
+            await self.delete_recalled()
             if until_idle and not self._waiting():
                 return
             await asyncio.sleep(poll)
@@ -131,8 +132,11 @@ class OutboxWorker:
         else:
             self._set(row.id, SENDING, state=FAILED, last_error=f"{result.error} (after {attempts} attempts)")
 
-    async def delete_recalled(self, telegram: Any) -> int:
+    async def delete_recalled(self) -> int:
         """Delete delivered Telegram messages of recalled alerts; other channels keep the 'recalled' mark."""
+        telegram = self.senders.get("telegram")
+        if telegram is None or not hasattr(telegram, "delete"):
+            return 0
         with self._engine.connect() as db:
             rows = db.execute(select(outbox).join(alerts, alerts.c.id == outbox.c.alert_id).where(
                 alerts.c.recalled_at.is_not(None), outbox.c.state == DELIVERED,
@@ -141,5 +145,8 @@ class OutboxWorker:
         for row in rows:
             if await telegram.delete(row.chat_id, row.message_id):
                 deleted += 1
-                self._set(row.id, DELIVERED, state=CANCELLED, last_error="recalled: message deleted")
+                note = "recalled: message deleted"
+            else:  # older than 48 hours, or the bot lost its rights: tried once, reported
+                note = "recalled: Telegram did not allow deleting the message"
+            self._set(row.id, DELIVERED, state=CANCELLED, last_error=note)
         return deleted
