@@ -152,9 +152,15 @@ def _alert_command(args: argparse.Namespace) -> int:
         if args.command == "officer":
             officer_id = service.add_officer(args.name, args.role, args.telegram_id, args.wecom_id, args.login)
             print(f"officer #{officer_id} {args.name} ({args.role})")
-        elif args.command == "target":
+        elif args.command == "target" and args.action == "add":
             service.add_target(args.channel, args.address, args.name, args.region)
             print(f"target {args.channel}:{args.name} [{args.region}]")
+        elif args.command == "target" and args.action == "remove":
+            service.registry.retire(args.channel, args.address)
+            print(f"target {args.channel}:{args.address} inactive")
+        elif args.command == "target":
+            for group in service.registry.active(args.channel):
+                print(f"{group.channel}\t{group.chat_id}\t{group.title}\t{group.regions}")
         elif args.action == "send":
             officer = service.authorize("login", args.officer)
             body = Path(args.body_file).read_text(encoding="utf-8")
@@ -225,11 +231,18 @@ def _alert_parsers(commands: argparse._SubParsersAction) -> None:
     officer.add_argument("--telegram-id")
     officer.add_argument("--wecom-id")
     officer.add_argument("--login")
-    target = commands.add_parser("target", help="add a WeCom robot, app chat or Official Account tag")
-    target.add_argument("channel", choices=("telegram", "wecom_robot", "wecom_appchat", "wechat_oa_tag"))
-    target.add_argument("address", help="chat id, robot key, app chat id or tag id")
-    target.add_argument("--name", required=True)
-    target.add_argument("--region", required=True)
+    channels = ("telegram", "wecom_robot", "wecom_appchat", "wechat_oa_tag")
+    target = commands.add_parser("target", help="alert targets").add_subparsers(dest="action", required=True)
+    add = target.add_parser("add", help="add a WeCom robot, app chat or OA tag, or set a group's regions")
+    add.add_argument("channel", choices=channels)
+    add.add_argument("address", help="chat id, robot key, app chat id or tag id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--region", required=True)
+    remove = target.add_parser("remove", help="mark a target inactive")
+    remove.add_argument("channel", choices=channels)
+    remove.add_argument("address")
+    listing = target.add_parser("list", help="active targets")
+    listing.add_argument("--channel", choices=channels)
 
 
 def main(argv: list[str] | None = None) -> int:

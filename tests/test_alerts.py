@@ -297,3 +297,27 @@ def test_http_api(api: str) -> None:
     assert call("GET", f"{api}/alerts/999")[0] == 404
     status, audit = call("GET", f"{api}/audit")
     assert status == 200 and {row["action"] for row in audit} >= {"alert_sent", "alert_recalled", "refused"}
+
+
+def test_command_line(store: str, tmp_path: Path) -> None:
+    env = {**os.environ, "FRAUDBOT_DB_URL": store}
+
+    def fraudbot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    assert fraudbot("officer", "王警官", "--login", "wang").returncode == 0
+    assert fraudbot("target", "add", "wecom_robot", "key-9", "--name", "网格9群", "--region", "海淀区").returncode == 0
+    assert "key-9" in fraudbot("target", "list").stdout
+    body = tmp_path / "notice.txt"
+    body.write_text("近期有人冒充客服以退款为名诈骗。", encoding="utf-8")
+    refused = fraudbot("alert", "send", "--officer", "nobody", "--title", "t", "--body-file", str(body),
+                       "--region", "海淀区")
+    assert refused.returncode == 2 and "只有登记过的民警" in refused.stderr
+    sent = fraudbot("alert", "send", "--officer", "wang", "--title", "冒充客服", "--body-file", str(body),
+                    "--region", "海淀区", "--scenario", "fake_customer_service")
+    assert sent.returncode == 0 and "queued for 1 targets" in sent.stdout
+    assert '"pending": 1' in fraudbot("alert", "status", "1").stdout
+    assert fraudbot("alert", "recall", "1", "--officer", "wang").returncode == 0
+    audit = fraudbot("alert", "audit").stdout
+    assert "alert_sent" in audit and "alert_recalled" in audit and "login:nobody" in audit
