@@ -14,7 +14,6 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import scenarios
 from actions.report_lines import line, regional_lines
 from actions.verdict import MIN_SCENARIO_CONFIDENCE, NONE, Case, Reply, compose, needs_call_check
 from nlu.entities import redact
@@ -185,7 +184,3 @@ class ActionHotlines(Action):
         dispatcher.utter_message(text=text)
         return []
 
-
-def scenario_names() -> dict[str, str]:
-    """Scenario id -> Chinese name (used by channels and the CLI)."""
-    return {sid: info.name for sid, info in scenarios().items()}

@@ -11,7 +11,6 @@ bench/results/alerts_fanout.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.results_file import write  # noqa: E402
 from bot.alerts.service import AlertService  # noqa: E402
 from bot.alerts.worker import OutboxWorker  # noqa: E402
 from bot.senders.telegram import TELEGRAM_OVERALL_PER_SECOND, TelegramGroupSender, alerts_bot  # noqa: E402
@@ -53,10 +53,7 @@ def main() -> None:
     result = {"groups": groups, "seconds": round(elapsed, 2), "floor_seconds": round(floor, 2),
               "ratio": round(elapsed / floor, 3), "duplicates": sum(n - 1 for n in per_group.values() if n > 1),
               "lost": groups - len(per_group)}
-    print(json.dumps(result))
-    out = ROOT / "bench" / "results" / "alerts_fanout.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write("alerts_fanout", result)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.results_file import write  # noqa: E402
 from bot.evaluation import read_labelled, score  # noqa: E402
 from nlu.components import scenario_label  # noqa: E402
 
@@ -108,10 +109,7 @@ def main() -> None:
     if "--diet" in sys.argv:
         results["DIET (scenarios as intents)"] = diet_variant(train_x, train_y, sets)
         print("DIET", json.dumps(results["DIET (scenarios as intents)"], ensure_ascii=False))
-    out = ROOT / "bench" / "results" / "nlu_models.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
-    print("written", out)
+    write("nlu_models", results)
 
 
 if __name__ == "__main__":

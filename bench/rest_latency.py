@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.results_file import write  # noqa: E402
+
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 from bot.cli import start_action_server, wait_http  # noqa: E402
 
@@ -74,10 +76,7 @@ def main() -> None:
 
     result = {"messages": n, "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
               "max_ms": round(timings[-1], 1), "mean_ms": round(statistics.mean(timings), 1)}
-    print(json.dumps(result))
-    out = ROOT / "bench" / "results" / "rest_latency.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write("rest_latency", result)
 
 
 if __name__ == "__main__":

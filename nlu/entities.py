@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -183,8 +182,3 @@ def _mask(text: str) -> str:
     keep = set(digits[:3] + digits[-2:]) if len(digits) > 6 else set()
     return "".join(ch if (i in keep or not ch.isalnum()) else "*" for i, ch in enumerate(text))
 
-
-def iter_labels() -> Iterator[str]:
-    """Every entity label the rules can produce (for the domain and the tests)."""
-    yield from (label for label, _ in PATTERNS)
-    yield from _lexicon()

@@ -84,3 +84,23 @@ def utf8_truncate(text: str, limit_bytes: int) -> str:
     if len(data) <= limit_bytes:
         return text
     return data[: limit_bytes - 3].decode("utf-8", errors="ignore") + "…"
+
+
+class PacedSender:
+    """Base of the senders: ``send`` is ``reserve`` (the channel's pace) then ``deliver``."""
+
+    channel = ""
+
+    def __init__(self, window: RateWindow | None = None) -> None:
+        self._window = window
+
+    async def reserve(self, target: str) -> None:
+        if self._window is not None:
+            await self._window.acquire(target)
+
+    async def send(self, target: str, text: str) -> DeliveryResult:
+        await self.reserve(target)
+        return await self.deliver(target, text)
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult:
+        raise NotImplementedError

@@ -12,7 +12,7 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.senders import DeliveryResult, RateWindow
+from bot.senders import DeliveryResult, PacedSender, RateWindow
 
 TELEGRAM_OVERALL_PER_SECOND = 30
 TELEGRAM_GROUP_PER_MINUTE = 20
@@ -25,13 +25,14 @@ def alerts_bot(token: str, base_url: str = "https://api.telegram.org/bot", conne
     return Bot(token, base_url=base_url, request=HTTPXRequest(connection_pool_size=connections))
 
 
-class TelegramGroupSender:
+class TelegramGroupSender(PacedSender):
     """Sends an alert into one Telegram group; deletes it again on recall."""
 
     channel = "telegram"
 
     def __init__(self, bot: Bot, overall_per_second: float = TELEGRAM_OVERALL_PER_SECOND,
                  group_per_minute: float = TELEGRAM_GROUP_PER_MINUTE) -> None:
+        super().__init__()
         self.bot = bot
         self._overall = RateWindow(int(overall_per_second), 1.0)
         self._group = RateWindow(int(group_per_minute), 60.0)
@@ -39,10 +40,6 @@ class TelegramGroupSender:
     async def reserve(self, target: str) -> None:
         await self._group.acquire(target)
         await self._overall.acquire("*")
-
-    async def send(self, target: str, text: str) -> DeliveryResult:
-        await self.reserve(target)
-        return await self.deliver(target, text)
 
     async def deliver(self, target: str, text: str) -> DeliveryResult:
         try:

@@ -18,7 +18,7 @@ from wechatpy import WeChatClient
 from wechatpy.enterprise import WeChatClient as WeComClientBase
 from wechatpy.exceptions import WeChatClientException
 
-from bot.senders import DeliveryResult, RateWindow, utf8_truncate
+from bot.senders import DeliveryResult, PacedSender, RateWindow, utf8_truncate
 from bot.store import StoreSessionStorage
 
 logger = logging.getLogger(__name__)
@@ -87,24 +87,17 @@ def _from_exception(channel: str, target: str, error: Exception) -> DeliveryResu
     return DeliveryResult(False, channel, target, error=f"{type(error).__name__}: {error}", retryable=True)
 
 
-class WeComRobotSender:
+class WeComRobotSender(PacedSender):
     """WeCom group robot (群机器人): a send-only webhook per group, 20 messages a minute each."""
 
     channel = "wecom_robot"
 
     def __init__(self, api_base_url: str | None = None, window: RateWindow | None = None,
                  markdown: bool = False) -> None:
+        super().__init__(window or RateWindow(ROBOT_PER_MINUTE, 60))
         self._url = f"{api_base_url or wecom_api_base()}webhook/send"
-        self._window = window or RateWindow(ROBOT_PER_MINUTE, 60)
         self._markdown = markdown
         self._http = httpx.AsyncClient(timeout=10)
-
-    async def reserve(self, target: str) -> None:
-        await self._window.acquire(target)
-
-    async def send(self, target: str, text: str) -> DeliveryResult:
-        await self.reserve(target)
-        return await self.deliver(target, text)
 
     async def deliver(self, target: str, text: str) -> DeliveryResult:
         """``target`` is the robot's webhook key."""
@@ -131,21 +124,14 @@ class WeComRobotSender:
         await self._http.aclose()
 
 
-class WeComAppChatSender:
+class WeComAppChatSender(PacedSender):
     """Group chats created by the WeCom app itself (``appchat``); conservative 20 a minute per chat."""
 
     channel = "wecom_appchat"
 
     def __init__(self, client: WeComClient, window: RateWindow | None = None) -> None:
+        super().__init__(window or RateWindow(ROBOT_PER_MINUTE, 60))
         self._client = client
-        self._window = window or RateWindow(ROBOT_PER_MINUTE, 60)
-
-    async def reserve(self, target: str) -> None:
-        await self._window.acquire(target)
-
-    async def send(self, target: str, text: str) -> DeliveryResult:
-        await self.reserve(target)
-        return await self.deliver(target, text)
 
     async def deliver(self, target: str, text: str) -> DeliveryResult:
         """``target`` is the app chat's chatid."""
@@ -157,7 +143,7 @@ class WeComAppChatSender:
         return DeliveryResult.delivered(self.channel, target)
 
 
-class OfficialAccountMassSender:
+class OfficialAccountMassSender(PacedSender):
     """Official Account mass sending (群发) to a user tag.
 
     WeChat allows a subscription account one mass send a day and a service account four a
@@ -167,13 +153,11 @@ class OfficialAccountMassSender:
     channel = "wechat_oa_tag"
 
     def __init__(self, client: OfficialAccountClient) -> None:
+        super().__init__()
         self._client = client
 
     async def reserve(self, target: str) -> None:
         """No per-message pace: WeChat counts mass sends per day or month and says so when refused."""
-
-    async def send(self, target: str, text: str) -> DeliveryResult:
-        return await self.deliver(target, text)
 
     async def deliver(self, target: str, text: str) -> DeliveryResult:
         """``target`` is the numeric tag id."""
