@@ -105,9 +105,10 @@ def _serve(model: Path, chat: bool) -> int:
                         "--credentials", "credentials.yml", "--port", str(RASA_PORT))
     rasa = subprocess.Popen(command, cwd=PROJECT_ROOT)
     # alerts: the outbox worker always, the HTTP API when a token is configured
-    helpers = [subprocess.Popen([sys.executable, "-m", "bot.cli", "alert", "worker"], cwd=PROJECT_ROOT)]
-    if os.environ.get("FRAUDBOT_API_TOKEN"):
-        helpers.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "alert", "api"], cwd=PROJECT_ROOT))
+    log = open(PROJECT_ROOT / "logs" / "alerts.log", "ab") if chat else None  # keep the chat screen clean
+    helper_commands = [["alert", "worker"]] + ([["alert", "api"]] if os.environ.get("FRAUDBOT_API_TOKEN") else [])
+    helpers = [subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=PROJECT_ROOT, stdout=log,
+                                stderr=subprocess.STDOUT if log else None) for args in helper_commands]
     processes = [rasa, actions, *helpers]
 
     def stop(*_: object) -> None:
