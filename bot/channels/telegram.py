@@ -212,7 +212,8 @@ class TelegramBridge:
     async def _message(self, message: Message) -> None:
         chat = message.chat
         group = chat.type in GROUP_TYPES
-        if group and self.registry.get(REGISTRY_CHANNEL, str(chat.id)) is None:
+        registered = self.registry.get(REGISTRY_CHANNEL, str(chat.id)) if group else None
+        if group and registered is None:
             self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
         text = message.text or message.caption or ""
         user_id = message.from_user.id if message.from_user else None
@@ -228,7 +229,7 @@ class TelegramBridge:
         elif self._addressed(message):
             await self._to_rasa(self._without_mention(text), chat.id, user_id, group=True,
                                 reply_to=message.message_id, alert=self._alert_context(message, text))
-        else:
+        elif registered is None or registered.autowarn:
             await self._maybe_warn(message, text)
 
     def _addressed(self, message: Message) -> bool:
@@ -381,12 +382,9 @@ class TelegramBridge:
             await self.sender.send(chat_id, text)
 
     async def _maybe_warn(self, message: Message, text: str) -> None:
-        """Warn the group about a forwarded or long message that is clearly a scam."""
+        """Warn the group (auto-warning on) about a forwarded or long message that is clearly a scam."""
         forwarded = message.forward_origin is not None
         if not forwarded and len(text.strip()) < self.config.autowarn_min_chars:
-            return
-        group = self.registry.get(REGISTRY_CHANNEL, str(message.chat.id))
-        if group is not None and not group.autowarn:
             return
         case = case_from_parse(await self._parse(text))
         info = case.named_scenario

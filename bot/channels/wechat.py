@@ -25,9 +25,9 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
-from bot.channels.wechat_common import SUCCESS, PassiveOrLater, SeenMessages, UnsafeXml, checked_xml
+from bot.channels.wechat_common import SUCCESS, PassiveOrLater, SeenMessages, UnsafeXml, answer_message, checked_xml
 from bot.config import setting
-from bot.fallback import OnNewMessage, response_text
+from bot.fallback import OnNewMessage
 from bot.senders.wechat import official_account_client
 
 logger = logging.getLogger(__name__)
@@ -127,17 +127,6 @@ class OfficialAccountInput(InputChannel):
 
     async def _answer(self, message: Any, answerer: PassiveOrLater) -> list[str] | None:
         """Texts for a passive reply, or None for ``success`` (retry, event, or answer later)."""
-        key = str(getattr(message, "id", None) or f"{message.source}:{message.time}:{message.type}")
-        if not self.seen.first_time(key):
-            logger.info("retried WeChat message ignored")
-            return None
-        kind = message.type
-        if kind == "event":
-            if getattr(message, "event", "") == "subscribe":
-                return [response_text("utter_wechat_welcome")]
-            return None
-        text = message.content if kind == "text" else getattr(message, "recognition", None) \
-            if kind == "voice" else None
-        if not text or not text.strip():
-            return [response_text("utter_wechat_unsupported")]
-        return await answerer.answer(f"wx:{message.source}", text)
+        text = message.content if message.type == "text" else \
+            getattr(message, "recognition", None) if message.type == "voice" else None
+        return await answer_message(message, self.seen, answerer, f"wx:{message.source}", text, "subscribe")

@@ -21,7 +21,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.fallback import OnNewMessage, with_safety_net
+from bot.fallback import OnNewMessage, response_text, with_safety_net
 from bot.senders import utf8_truncate
 
 logger = logging.getLogger(__name__)
@@ -124,3 +124,21 @@ class PassiveOrLater:
         delivery = asyncio.ensure_future(self._deliver_later(sender, task.result()))
         self._pending.add(delivery)
         delivery.add_done_callback(self._pending.discard)
+
+
+async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLater, conversation: str,
+                         text: str | None, welcome_event: str) -> list[str] | None:
+    """Texts for a passive reply to a parsed WeChat/WeCom message, or None for ``success``.
+
+    A retried message (same MsgId) and events other than ``welcome_event`` get ``success``;
+    anything without text gets the note of what the bot can read.
+    """
+    key = str(getattr(message, "id", None) or f"{message.source}:{message.time}:{message.type}")
+    if not seen.first_time(key):
+        logger.info("retried message ignored")
+        return None
+    if message.type == "event":
+        return [response_text("utter_wechat_welcome")] if getattr(message, "event", "") == welcome_event else None
+    if not text or not text.strip():
+        return [response_text("utter_wechat_unsupported")]
+    return await answerer.answer(conversation, text)

@@ -23,9 +23,9 @@ from wechatpy.enterprise.replies import create_reply
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.channels.wechat import PASSIVE_TIMEOUT
-from bot.channels.wechat_common import SUCCESS, PassiveOrLater, SeenMessages, UnsafeXml, checked_xml
+from bot.channels.wechat_common import SUCCESS, PassiveOrLater, SeenMessages, UnsafeXml, answer_message, checked_xml
 from bot.config import setting
-from bot.fallback import OnNewMessage, response_text
+from bot.fallback import OnNewMessage
 from bot.senders.wechat import wecom_client
 
 logger = logging.getLogger(__name__)
@@ -115,13 +115,5 @@ class WeComInput(InputChannel):
         return blueprint
 
     async def _answer(self, message: Any, answerer: PassiveOrLater) -> list[str] | None:
-        key = str(getattr(message, "id", None) or f"{message.source}:{message.time}:{message.type}")
-        if not self.seen.first_time(key):
-            return None
-        if message.type == "event":
-            return [response_text("utter_wechat_welcome")] if getattr(message, "event", "") == "enter_agent" \
-                else None
         text = message.content if message.type == "text" else None
-        if not text or not text.strip():
-            return [response_text("utter_wechat_unsupported")]
-        return await answerer.answer(f"wecom:{message.source}", text)
+        return await answer_message(message, self.seen, answerer, f"wecom:{message.source}", text, "enter_agent")
