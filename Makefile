@@ -19,12 +19,13 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_INTER_OP_PARALLELISM_THREADS ?= 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 2
 
-.PHONY: help run serve train test lint validate test-stories telegram clean
+.PHONY: help run serve admin train test lint validate browser test-stories telegram clean
 
 help:
 	@echo "make run    set up, train if needed, start the bot and chat in this terminal"
 	@echo "make test   set up, train if needed, validate data, lint, pytest, Rasa test stories"
-	@echo "make serve  action server (5055) + Rasa REST server (5005) in the foreground"
+	@echo "make serve  action server (5055) + Rasa REST server (5005) + web admin (5002) in the foreground"
+	@echo "make admin  the web admin alone on http://127.0.0.1:5002/admin/"
 	@echo "make train  (re)train the model when its inputs changed"
 	@echo "make telegram  the bot on Telegram by long polling (TELEGRAM_BOT_TOKEN)"
 
@@ -45,14 +46,23 @@ $(MODEL): $(TRAIN_INPUTS) $(SPACY_PIPELINE) | $(BIN)/.installed
 
 train: $(MODEL)
 
-# Not --fail-on-warnings: Rasa warns about responses that only actions and the form send.
+# Rasa's own checks (warnings count as errors, except responses only actions send) plus the
+# project's: the same function the web admin runs before it saves an edit.
 validate: $(BIN)/.installed
-	$(RASA) data validate --data nlu/data stories --config config.yml --domain domain.yml
+	$(BIN)/fraudbot validate
+
+# The browser test drives Debian's Chromium through Playwright (nothing is downloaded at run
+# time). As root with apt-get, install it when missing; otherwise say how.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser:
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+		{ apt-get install -y -q $(BROWSER_PACKAGES) || { apt-get update -q && apt-get install -y -q $(BROWSER_PACKAGES); }; }; } \
+		|| echo "The browser test needs Chromium: sudo apt-get install $(BROWSER_PACKAGES)"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot nlu actions tests bench
 
-test: $(MODEL) validate lint
+test: $(MODEL) validate lint browser
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-stories
 
@@ -65,10 +75,13 @@ serve: $(MODEL)
 run: $(MODEL)
 	$(BIN)/fraudbot serve --chat
 
+admin: $(MODEL)
+	$(BIN)/fraudbot admin serve
+
 # Telegram without a public URL: long polling (needs TELEGRAM_BOT_TOKEN).
 telegram: $(MODEL)
 	@test -n "$$TELEGRAM_BOT_TOKEN" || { echo "set TELEGRAM_BOT_TOKEN first (see README)"; exit 1; }
 	TELEGRAM_MODE=polling $(BIN)/fraudbot serve
 
 clean:
-	rm -rf models nlu/spacy .pytest_cache .ruff_cache results
+	rm -rf models nlu/spacy .pytest_cache .ruff_cache results var

@@ -1,20 +1,21 @@
-"""Loads the data files administrators edit: scenarios, report lines, regions, signals.
+"""Loads the files administrators edit: scenarios, report lines, regions and the domain's responses.
 
-One loader per file, cached; ``reload()`` drops the caches so an edited file takes effect
-without restarting the action server.
+They are read from the content root (``FRAUDBOT_CONTENT_DIR``, default: this repository),
+so the admin's candidate copy can run beside the live one. Each file is re-read when it
+changes on disk: an edit put live by the admin takes effect at the next reply, without
+restarting the action server.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-DATA_DIR = Path(__file__).with_name("data")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STOP = "请先停下，不要转账。"
 
 
@@ -45,11 +46,38 @@ class ScenarioInfo:
     covers: frozenset[str]
 
 
+def content_root() -> Path:
+    """Where the editable files live: the repository, or the admin's candidate copy."""
+    return Path(os.environ.get("FRAUDBOT_CONTENT_DIR") or PROJECT_ROOT)
+
+
+def data_dir() -> Path:
+    return content_root() / "actions" / "data"
+
+
+_loaded: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+
+def fresh_yaml(path: Path) -> Any:
+    """The parsed file, parsed again only when its modification time or size changed."""
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _loaded.get(path)
+    if cached is None or cached[0] != key:
+        cached = (key, yaml.safe_load(path.read_text(encoding="utf-8")))
+        _loaded[path] = cached
+    return cached[1]
+
+
 def _read(name: str) -> Any:
-    return yaml.safe_load((DATA_DIR / name).read_text(encoding="utf-8"))
+    return fresh_yaml(data_dir() / name)
 
 
-@lru_cache(maxsize=1)
+def domain_responses() -> dict[str, list[dict[str, Any]]]:
+    """The responses of the live domain (``domain.yml`` under the content root)."""
+    return (fresh_yaml(content_root() / "domain.yml") or {}).get("responses") or {}
+
+
 def scenarios() -> dict[str, ScenarioInfo]:
     return {
         sid: ScenarioInfo(sid, spec["name"], spec["situation"], spec.get("truth") or "",
@@ -59,12 +87,10 @@ def scenarios() -> dict[str, ScenarioInfo]:
     }
 
 
-@lru_cache(maxsize=1)
 def report_lines() -> dict[str, Any]:
     return _read("report_lines.yml")
 
 
-@lru_cache(maxsize=1)
 def regions() -> dict[str, Any]:
     return _read("regions.yml") or {}
 
@@ -76,6 +102,5 @@ def region_key() -> str:
 
 
 def reload() -> None:
-    """Forget cached data so the next reply reads the edited files."""
-    for loader in (scenarios, report_lines, regions):
-        loader.cache_clear()
+    """Forget every parsed file (the next read parses again, changed or not)."""
+    _loaded.clear()

@@ -3,16 +3,22 @@
     fraudbot classify < in.jsonl > out.jsonl   one JSON line out per JSON line in
     fraudbot check "文本"                        the reply a resident would read
     fraudbot eval FILE.csv                       scores on a text,scenario CSV
-    fraudbot serve [--chat]                      action server + Rasa server (or terminal chat)
+    fraudbot serve [--chat]                      action server + Rasa server (or terminal chat) + admin
+    fraudbot validate [ROOT]                     Rasa's and the project's checks of the content files
+    fraudbot admin create-user LOGIN --role admin   an account for the web admin
+    fraudbot admin serve                         the web admin alone
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +29,7 @@ from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, quiet_logs
 
 ACTION_PORT = 5055
 RASA_PORT = 5005
+ADMIN_PORT = 5002
 
 
 async def _classify(model: Path) -> int:
@@ -67,6 +74,13 @@ async def _eval(model: Path, path: Path, as_json: bool) -> int:
     return 0
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_http(url: str, seconds: float, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -81,10 +95,10 @@ def wait_http(url: str, seconds: float, process: subprocess.Popen | None = None)
 
 
 def start_action_server(port: int = ACTION_PORT, log: Path | None = None) -> subprocess.Popen:
-    """Start the rasa_sdk action server and wait until it answers /health."""
+    """Start the action server (with the NLG endpoint) and wait until it answers /health."""
     output = open(log, "ab") if log else None
     process = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        [sys.executable, "-m", "actions.server", "--port", str(port)],
         cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT if output else None)
     wait_http(f"http://127.0.0.1:{port}/health", 60, process)
     return process
@@ -98,17 +112,22 @@ def _serve(model: Path, chat: bool) -> int:
     """Action server, Rasa server and the alerts worker together; Ctrl-C or SIGTERM stops them all."""
     Path(PROJECT_ROOT / "logs").mkdir(exist_ok=True)
     actions = start_action_server(log=PROJECT_ROOT / "logs" / "actions.log" if chat else None)
+    # Rasa's HTTP API is on, behind a token, so that the admin can load a retrained model (PUT /model).
+    os.environ.setdefault("FRAUDBOT_RASA_TOKEN", secrets.token_urlsafe(24))
+    api = ["--enable-api", "--auth-token", os.environ["FRAUDBOT_RASA_TOKEN"], "--port", str(RASA_PORT)]
     if chat:
-        command = _rasa("shell", "-m", str(model), "--endpoints", "endpoints.yml")
+        command = _rasa("shell", "-m", str(model), "--endpoints", "endpoints.yml", *api)
     else:
-        command = _rasa("run", "-m", str(model), "--endpoints", "endpoints.yml",
-                        "--credentials", "credentials.yml", "--port", str(RASA_PORT))
+        command = _rasa("run", "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                        *api)
     rasa = subprocess.Popen(command, cwd=PROJECT_ROOT)
-    # alerts: the outbox worker always, the HTTP API when a token is configured
-    log = open(PROJECT_ROOT / "logs" / "alerts.log", "ab") if chat else None  # keep the chat screen clean
-    helper_commands = [["alert", "worker"]] + ([["alert", "api"]] if os.environ.get("FRAUDBOT_API_TOKEN") else [])
+    # alerts: the outbox worker always, the HTTP API when a token is configured; the web admin
+    log = open(PROJECT_ROOT / "logs" / "helpers.log", "ab") if chat else None  # keep the chat screen clean
+    helper_commands = [["alert", "worker"], ["admin", "serve"]]
+    helper_commands += [["alert", "api"]] if os.environ.get("FRAUDBOT_API_TOKEN") else []
     helpers = [subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=PROJECT_ROOT, stdout=log,
                                 stderr=subprocess.STDOUT if log else None) for args in helper_commands]
+    print(f"web admin: http://127.0.0.1:{ADMIN_PORT}/admin/  (first account: fraudbot admin create-user)")
     processes = [rasa, actions, *helpers]
 
     def stop(*_: object) -> None:
@@ -204,6 +223,38 @@ async def _alert_worker(service: object, until_idle: bool) -> int:
     return 0
 
 
+def _admin_command(args: argparse.Namespace) -> int:
+    """fraudbot admin create-user / serve, and fraudbot validate."""
+    if args.command == "validate":
+        from bot.admin.content import read_files
+        from bot.admin.validation import validate_files
+
+        quiet_logs()
+        problems = validate_files(read_files(args.root.resolve()))
+        for problem in problems:
+            print(f"{problem.path or '-'}: {problem.message}")
+        print("内容检查通过。" if not problems else f"{len(problems)} 个问题。")
+        return 1 if problems else 0
+    if args.action == "create-user":
+        from bot.admin.accounts import Accounts
+
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码：")
+        if not args.password_stdin and getpass.getpass("再输一次：") != password:
+            print("两次输入的密码不一样。", file=sys.stderr)
+            return 2
+        try:
+            officer_id = Accounts().create(args.login, args.name or args.login, args.role, password)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"account {args.login} ({args.role}), officer #{officer_id}")
+        return 0
+    from bot.admin.app import create_app
+
+    create_app().run(host=args.host, port=args.port, access_log=False, workers=1)
+    return 0
+
+
 def _alert_parsers(commands: argparse._SubParsersAction) -> None:
     alert = commands.add_parser("alert", help="send and track 警情通报").add_subparsers(dest="action", required=True)
     send = alert.add_parser("send", help="queue an alert for every matching target")
@@ -260,9 +311,22 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--chat", action="store_true", help="chat in this terminal instead")
     commands.add_parser("test-stories", help="run Rasa's test stories against the action server")
     _alert_parsers(commands)
+    validate = commands.add_parser("validate", help="check the content files as the admin does before saving")
+    validate.add_argument("root", type=Path, nargs="?", default=PROJECT_ROOT)
+    admin = commands.add_parser("admin", help="the web admin").add_subparsers(dest="action", required=True)
+    user = admin.add_parser("create-user", help="create an account (or reset its password)")
+    user.add_argument("login")
+    user.add_argument("--name", help="shown in the history (default: the login)")
+    user.add_argument("--role", default="admin", choices=("officer", "admin"))
+    user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    serve_admin = admin.add_parser("serve", help="the web admin on its own")
+    serve_admin.add_argument("--host", default="127.0.0.1")
+    serve_admin.add_argument("--port", type=int, default=ADMIN_PORT)
     args = parser.parse_args(argv)
     if args.command in ("alert", "officer", "target"):
         return _alert_command(args)
+    if args.command in ("admin", "validate"):
+        return _admin_command(args)
 
     model = args.model.resolve()
     if args.command in ("classify", "check", "eval"):

@@ -51,3 +51,30 @@ class TelegramConfig:
             autowarn_min_confidence=float(values.get("autowarn_min_confidence")
                                           or env.get("TELEGRAM_AUTOWARN_MIN_CONFIDENCE", 0.8)),
         )
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    """Where the web admin finds the live files, keeps its draft and models, and reaches Rasa."""
+
+    live_root: Path  # FRAUDBOT_CONTENT_DIR: the files the live bot reads (this repository by default)
+    admin_dir: Path  # FRAUDBOT_ADMIN_DIR: draft, candidate models, candidate servers' files
+    rasa_urls: tuple[str, ...]  # FRAUDBOT_RASA_URLS: every live Rasa replica (its HTTP API is enabled)
+    rasa_token: str  # FRAUDBOT_RASA_TOKEN: the replicas' --auth-token
+    live_model: Path  # the model file a restart of the live bot loads
+    endpoints: Path  # the live bot's endpoints.yml (for the tracker store behind the overview)
+    secure_cookies: bool  # FRAUDBOT_ADMIN_SECURE_COOKIE=1 behind HTTPS
+
+    @classmethod
+    def from_env(cls) -> AdminConfig:
+        env = os.environ
+        urls = env.get("FRAUDBOT_RASA_URLS", "http://127.0.0.1:5005")
+        return cls(
+            live_root=Path(env.get("FRAUDBOT_CONTENT_DIR") or PROJECT_ROOT),
+            admin_dir=Path(env.get("FRAUDBOT_ADMIN_DIR") or PROJECT_ROOT / "var" / "admin"),
+            rasa_urls=tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip()),
+            rasa_token=env.get("FRAUDBOT_RASA_TOKEN", ""),
+            live_model=Path(env.get("FRAUDBOT_MODEL") or PROJECT_ROOT / "models" / "fraudbot.tar.gz"),
+            endpoints=Path(env.get("FRAUDBOT_ENDPOINTS") or PROJECT_ROOT / "endpoints.yml"),
+            secure_cookies=env.get("FRAUDBOT_ADMIN_SECURE_COOKIE", "") == "1",
+        )

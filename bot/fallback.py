@@ -1,36 +1,33 @@
 """The answer every channel gives when the bot itself cannot: never leave a resident without 110/96110.
 
 The text is the domain's ``utter_hotline_fallback`` response, so administrators edit it in
-one place; the constant below is only used if ``domain.yml`` cannot be read at all.
+one place (and an edit put live is read at the next message); the constant below is only
+used if ``domain.yml`` cannot be read at all.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from actions.knowledge import domain_responses
 from nlu.entities import redact
 
 logger = logging.getLogger(__name__)
 
-DOMAIN_PATH = Path(__file__).resolve().parents[1] / "domain.yml"
 LAST_RESORT = "系统暂时忙，请稍后再试。拿不准是不是诈骗，请打96110反诈专线；如果已经转了钱，立刻打110报警。"
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-@lru_cache(maxsize=8)
 def response_text(name: str, default: str = LAST_RESORT) -> str:
     """The first text of a domain response, or ``default`` if domain.yml cannot be read."""
     try:
-        domain = yaml.safe_load(DOMAIN_PATH.read_text(encoding="utf-8"))
-        return domain["responses"][name][0]["text"]
+        return domain_responses()[name][0]["text"]
     except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
         logger.exception("domain.yml has no response %s; using the built-in text", name)
         return default

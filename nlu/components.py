@@ -31,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 import nlu.spacy_pipeline  # noqa: F401  registers the spaCy factory before SpacyNLP loads
+from nlu.scenario_ids import NONE_SCENARIO
 from nlu.signals import detect_signals
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 SCENARIO = "scenario"
 SCENARIO_RANKING = "scenario_ranking"
 SIGNALS = "signals"
-NONE_SCENARIO = "none"
 
 # Intents whose examples describe no scam: they teach the scenario classifier what `none` is.
 NONE_INTENTS = frozenset({

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +10,12 @@ from typing import Iterator
 
 import pytest
 
-from bot.cli import wait_http
+from bot.cli import free_port, wait_http
 from bot.nlu_client import quiet_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "fraudbot.tar.gz"
 quiet_logs()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -43,10 +36,9 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def action_server() -> Iterator[str]:
-    """The real rasa_sdk action server with this project's actions."""
+    """The real action server with this project's actions and NLG endpoint."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-                                "--port", str(port)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(port)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/health", 90, process)
     yield f"http://127.0.0.1:{port}/webhook"
@@ -54,17 +46,18 @@ def action_server() -> Iterator[str]:
 
 
 def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentials: Path | None = None,
-               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+               env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """Start the real Rasa server with our channels, talking to ``action_url``."""
     port = free_port()
     endpoints = tmp / f"endpoints-{port}.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n'
+                         f'nlg:\n  url: "{action_url.removesuffix("/webhook")}/nlg"\n'
                          "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
                          f'  dialect: sqlite\n  db: "{tmp / f"rasa-{port}.db"}"\n', encoding="utf-8")
     log = open(tmp / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "-m", str(model), "--endpoints", str(endpoints),
-         "--credentials", str(credentials or "credentials.yml"), "--port", str(port), "-i", "127.0.0.1"],
+         "--credentials", str(credentials or "credentials.yml"), "--port", str(port), "-i", "127.0.0.1", *args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)

@@ -54,22 +54,18 @@ def test_official_numbers_and_domains() -> None:
 
 
 @pytest.fixture
-def county_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    data = tmp_path / "data"
-    data.mkdir()
+def county_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "actions" / "data"
+    data.mkdir(parents=True)
     for name in ("report_lines.yml", "scenarios.yml"):
-        (data / name).write_text((knowledge.DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+        (data / name).write_text((knowledge.data_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
     (data / "regions.yml").write_text(
         "national:\n  name: 全国\n  lines: []\n"
         "test_county:\n  name: 测试县\n  lines:\n"
         "    - {name: 测试县反诈中心, number: '0000-1234567', use: 本地民警接听}\n",
         encoding="utf-8")
-    monkeypatch.setattr(knowledge, "DATA_DIR", data)
+    monkeypatch.setenv("FRAUDBOT_CONTENT_DIR", str(tmp_path))
     monkeypatch.setenv("FRAUDBOT_REGION", "test_county")
-    knowledge.reload()
-    yield
-    monkeypatch.undo()
-    knowledge.reload()
 
 
 def test_regional_lines_follow_the_national_ones(county_region: None) -> None:

@@ -191,6 +191,12 @@ class AlertService:
             row = db.execute(select(alerts).where(alerts.c.id == alert_id)).first()
         return Alert(**row._mapping) if row else None
 
+    def recent(self, limit: int = 20) -> list[Alert]:
+        """The newest alerts first (the admin page lists them with their delivery report)."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit)).all()
+        return [Alert(**row._mapping) for row in rows]
+
     def status(self, alert_id: int) -> dict[str, Any]:
         """Delivered / pending / failed … per channel, with failure reasons."""
         alert = self.get(alert_id)

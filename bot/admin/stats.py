@@ -1,0 +1,124 @@
+"""Consultations per scenario and per day, counted from the tracker store's events.
+
+Only counts leave this module: no sender id, no text. A consultation is a resident's
+message that the NLU read as describing a case (``consult``, ``money_already_sent``,
+``inform``); its scenario is the one the scenario classifier gave it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+from sqlalchemy import create_engine, text
+
+from bot.config import PROJECT_ROOT
+
+CONSULT_INTENTS = ("consult", "money_already_sent", "inform")
+CHINA = timezone(timedelta(hours=8))  # days are counted as residents live them
+
+
+@dataclass(frozen=True)
+class Overview:
+    days: list[date]
+    per_day: dict[date, Counter]  # day -> scenario -> count
+    per_scenario: Counter
+    total: int
+
+
+def tracker_db_url(endpoints: Path) -> str | None:
+    """The SQLAlchemy URL of the live tracker store, from endpoints.yml (``${VAR}`` expanded)."""
+    raw = re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m[1], ""), endpoints.read_text(encoding="utf-8"))
+    store = (yaml.safe_load(raw) or {}).get("tracker_store") or {}
+    dialect = store.get("dialect", "sqlite")
+    if dialect == "sqlite":
+        db = Path(store.get("db") or "rasa.db")
+        return f"sqlite:///{db if db.is_absolute() else PROJECT_ROOT / db}"
+    if not store.get("url"):
+        return None
+    from sqlalchemy.engine import URL
+
+    return str(URL.create(dialect, username=store.get("username"), password=store.get("password"),
+                          host=store.get("url"), port=store.get("port"), database=store.get("db")))
+
+
+def overview(url: str | None, days: int = 14, today: date | None = None) -> Overview:
+    today = today or datetime.now(CHINA).date()
+    window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    per_day: dict[date, Counter] = {day: Counter() for day in window}
+    since = datetime.combine(window[0], datetime.min.time(), CHINA).timestamp()
+    if url:
+        engine = create_engine(url, future=True)
+        try:
+            with engine.connect() as db:
+                rows = db.execute(text(
+                    "SELECT timestamp, data FROM events WHERE type_name = 'user' AND timestamp >= :since "
+                    "AND intent_name IN ('consult', 'money_already_sent', 'inform')"), {"since": since})
+                for timestamp, data in rows:
+                    day = datetime.fromtimestamp(timestamp, CHINA).date()
+                    if day in per_day:
+                        per_day[day][_scenario(data)] += 1
+        except Exception:  # no events table yet: nobody has talked to the bot
+            pass
+        finally:
+            engine.dispose()
+    per_scenario: Counter = Counter()
+    for counts in per_day.values():
+        per_scenario.update(counts)
+    return Overview(window, per_day, per_scenario, sum(per_scenario.values()))
+
+
+def _scenario(data: str) -> str:
+    try:
+        scenario = (json.loads(data).get("parse_data") or {}).get("scenario") or {}
+        return str(scenario.get("name") or "none")
+    except (ValueError, AttributeError):
+        return "none"
+
+
+PALETTE = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#16a085", "#2980b9", "#8e44ad", "#2c3e50", "#d35400",
+           "#7f8c8d", "#e84393", "#00b894", "#6c5ce7", "#fd79a8", "#0984e3", "#b2bec3")
+
+
+def chart_svg(stats: Overview, names: dict[str, str]) -> str:
+    """Stacked bars: consultations per day, coloured by scenario, with a legend (plain SVG, no script)."""
+    order = [sid for sid, _ in stats.per_scenario.most_common()]
+    colours = {sid: PALETTE[i % len(PALETTE)] for i, sid in enumerate(order)}
+    width, height, left, bottom, top = 720, 260, 40, 30, 10
+    peak = max([sum(c.values()) for c in stats.per_day.values()] + [1])
+    slot = (width - left) / max(len(stats.days), 1)
+    scale = (height - bottom - top) / peak
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 24 * ((len(order) + 3) // 4)}" '
+             f'role="img" aria-label="每天的咨询量，按诈骗类型分色" class="chart">',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#999"/>',
+             f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="11">{peak}</text>',
+             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end" font-size="11">0</text>']
+    for index, day in enumerate(stats.days):
+        x, y = left + index * slot + slot * 0.15, height - bottom
+        for sid in order:
+            count = stats.per_day[day][sid]
+            if count:
+                bar = count * scale
+                y -= bar
+                label = f"{day:%m-%d} {_escape(names.get(sid, sid))}：{count}"
+                parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar:.1f}" '
+                             f'fill="{colours[sid]}"><title>{label}</title></rect>')
+        parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                     f'font-size="11">{day:%m-%d}</text>')
+    for index, sid in enumerate(order):
+        x, y = left + (index % 4) * 170, height + 18 + 24 * (index // 4)
+        parts.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colours[sid]}"/>'
+                     f'<text x="{x + 18}" y="{y}" font-size="12">{_escape(names.get(sid, sid))} '
+                     f'{stats.per_scenario[sid]}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
