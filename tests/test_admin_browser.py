@@ -208,10 +208,14 @@ def test_admin_edits_tries_puts_live_and_restores(stack: Stack, browser: object)
     page.fill("#yaml", changed)
     page.click("#save")
     page.wait_for_selector("#saved")
+    # a resident is in the middle of the three-question check while the new model is loaded
+    assert "转账" in say(stack.rasa, "刚才有个人打电话说是快递客服，说我的包裹丢了要理赔", "resident-form")
+    assert "验证码" in say(stack.rasa, "/affirm", "resident-form")
     page.goto(f"{stack.admin}/admin/publish")
     page.fill("#summary", "问是不是机器人时，顺便说能做什么")
     page.click("#publish")
     assert "已上线" in wait_for_job(page, 600)
+    assert "转出去" in say(stack.rasa, "/affirm", "resident-form")  # the conversation went on where it was
     answer = say(stack.rasa, "你是机器人吗", "resident-6")
     assert "自动回复的程序" in answer and "我能帮你" in answer
     assert NEW_TRUTH in say(stack.rasa, POLICE_STORY, "resident-7")
@@ -258,6 +262,22 @@ def test_invalid_number_is_shown_next_to_its_field(stack: Stack, browser: object
     page.fill("#text_0", "抱歉，我没看明白。")
     page.click("#save")
     assert "96110" in page.locator("#text_0 ~ p.error").first.inner_text()
+    page.close()
+
+
+def test_officer_sends_an_alert_but_cannot_edit(stack: Stack, browser: object) -> None:
+    page = browser.new_page(locale="zh-CN")
+    log_in(page, stack, "wang")
+    navigation = page.inner_text("header")
+    assert "警情通报" in navigation and "场景建议" not in navigation and "上线" not in navigation
+    page.goto(f"{stack.admin}/admin/alerts")
+    page.fill("#title", "警惕冒充公检法诈骗")
+    page.fill("#body", "近期有骗子冒充公安局民警来电，称居民涉嫌洗钱，要求转账到安全账户。")
+    page.click("#send")
+    page.wait_for_selector("#saved")
+    assert "警惕冒充公检法诈骗" in page.inner_text("#recent")
+    page.goto(f"{stack.admin}/admin/scenarios/impersonate_police")
+    assert "只有管理员可以修改" in page.inner_text("main")
     page.close()
 
 
