@@ -54,6 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         endpoints = Path(tmp) / "endpoints.yml"
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{ACTION_PORT}/webhook"\n'
+                             f'nlg:\n  url: "http://127.0.0.1:{ACTION_PORT}/nlg"\n'
                              "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
                              f'  dialect: sqlite\n  db: "{Path(tmp) / "rasa.db"}"\n')
         rasa = subprocess.Popen(

@@ -23,6 +23,8 @@ import pytest
 
 from bot.admin.content import read_files, write_files
 from tests.conftest import ROOT, free_port, start_rasa, stop, wait_http
+from tests.test_rest_e2e import joined
+from tests.test_rest_e2e import say as rest_say
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -38,11 +40,7 @@ pytestmark = pytest.mark.model
 
 def say(rasa: str, text: str, sender: str) -> str:
     """What the live bot answers through the REST channel, all messages joined."""
-    request = urllib.request.Request(f"{rasa}/webhooks/rest/webhook", method="POST",
-                                     data=json.dumps({"sender": sender, "message": text}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return "\n".join(m.get("text", "") for m in json.loads(response.read()))
+    return joined(rest_say(rasa, text, sender))
 
 
 class Stack:

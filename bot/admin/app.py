@@ -319,9 +319,12 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
             problems = await admin.save(path, text)
             if not problems:
                 return response.redirect(f"/admin/stories/{name}?saved=1", status=303)
+        domain = yaml.safe_load(admin.draft.read(DOMAIN)) or {}
+        intents = [next(iter(i)) if isinstance(i, dict) else str(i) for i in domain.get("intents") or ()]
+        actions = [*(domain.get("responses") or {}), *(domain.get("actions") or ()), *(domain.get("forms") or {})]
         return admin.page(request, "stories.html", status=422 if problems else 200, name=name, text=text,
                           files=[p.removeprefix("stories/") for p in story_paths()],
-                          general=[p.message for p in problems])
+                          general=[p.message for p in problems], intents=intents, actions=actions)
 
     # --- try, put live, history --------------------------------------------------------------
 

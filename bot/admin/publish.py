@@ -165,12 +165,6 @@ class RasaServer:
                 body = await reply.text()
                 return reply.status, body
 
-    async def model_file(self) -> str | None:
-        status, body = await self._request("GET", "/status", 10)
-        if status != 200:
-            raise PublishFailed(f"{self.url} 的状态查询失败（HTTP {status}）：{body[:200]}")
-        return yaml.safe_load(body).get("model_file")
-
     async def load(self, model: Path) -> None:
         status, body = await self._request("PUT", "/model", 600, json={"model_file": str(model)})
         if status != 204:
@@ -365,20 +359,22 @@ class Publisher:
         job.step = "已上线"
 
     async def _load_everywhere(self, model: Path) -> None:
-        """Load ``model`` into every replica; if one fails, put the old model back on the others."""
-        loaded: list[tuple[RasaServer, str | None]] = []
+        """Load ``model`` into every replica; if one fails, the others get the live model back.
+
+        The live model is the file a restart loads (``FRAUDBOT_MODEL``): every replica runs it
+        until a version is put live, and it is replaced only after all replicas loaded the new one.
+        """
+        loaded: list[RasaServer] = []
         try:
             for server in self.live:
-                previous = await server.model_file()
                 await server.load(model)
-                loaded.append((server, previous))
+                loaded.append(server)
         except (PublishFailed, aiohttp.ClientError, asyncio.TimeoutError) as error:
-            for server, previous in loaded:
-                if previous:
-                    try:
-                        await server.load(Path(previous))
-                    except (PublishFailed, aiohttp.ClientError, asyncio.TimeoutError):
-                        logger.exception("could not put the previous model back on %s", server.url)
+            for server in loaded:
+                try:
+                    await server.load(self.config.live_model)
+                except (PublishFailed, aiohttp.ClientError, asyncio.TimeoutError):
+                    logger.exception("could not put the live model back on %s", server.url)
             message = str(error) or type(error).__name__
             raise PublishFailed(f"新模型没能加载，线上仍是原来的版本。原因：{message}") from error
 

@@ -35,7 +35,7 @@ class LoopbackJsonServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8") if length else ""
                 status, payload = fake.respond(url.path, url.query, self.headers.get("Content-Type", ""), body)
-                data = json.dumps(payload, ensure_ascii=False).encode()
+                data = json.dumps(payload, ensure_ascii=False).encode() if status != 204 else b""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -44,6 +44,7 @@ class LoopbackJsonServer:
 
             do_GET = _handle  # noqa: N815
             do_POST = _handle  # noqa: N815
+            do_PUT = _handle  # noqa: N815
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -1,0 +1,143 @@
+"""Putting versions live against fake Rasa replicas: the two paths, failures, rollback, restore.
+
+The real thing (training, a real Rasa server loading the model) is in test_admin_browser.py;
+here the replicas are fakes on loopback so that failures can be made to happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.admin import content
+from bot.admin.content import SCENARIOS, Draft, read_files, training_key, write_files
+from bot.admin.history import History
+from bot.admin.publish import Job, Publisher
+from bot.admin.validation import Problem
+from bot.config import AdminConfig
+from tests.fakes import LoopbackJsonServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FakeRasa(LoopbackJsonServer):
+    """Answers ``PUT /model`` with 204, or with 500 when ``broken``; records what it was asked to load."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.broken = broken
+        self.loaded: list[str] = []
+
+    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict]:
+        assert path == "/model" and "token=secret" in query
+        if self.broken:
+            return 500, {"message": "out of memory"}
+        self.loaded.append(json.loads(body)["model_file"])
+        return 204, {}
+
+
+@pytest.fixture
+def replicas() -> list[FakeRasa]:
+    fakes = [FakeRasa().start(), FakeRasa().start()]
+    yield fakes
+    for fake in fakes:
+        fake.stop()
+
+
+def publisher_for(tmp_path: Path, replicas: list[FakeRasa], validate: object = None) -> Publisher:
+    live = tmp_path / "live"
+    write_files(live, read_files(ROOT))
+    model = tmp_path / "models" / "live.tar.gz"
+    model.parent.mkdir()
+    model.write_bytes(b"the live model")
+    config = AdminConfig(live_root=live, admin_dir=tmp_path / "admin", rasa_urls=tuple(r.address for r in replicas),
+                         rasa_token="secret", live_model=model, endpoints=tmp_path / "endpoints.yml",
+                         secure_cookies=False)
+    draft = Draft(live, config.admin_dir / "draft")
+    history = History(f"sqlite:///{tmp_path / 'store.db'}")
+    history.ensure_initial(draft.live_files())
+    return Publisher(config, draft, history, validate or (lambda files: []))
+
+
+def run(publisher: Publisher, start: object) -> Job:
+    async def go() -> Job:
+        job = start()
+        await publisher._task
+        return job
+    return asyncio.run(go())
+
+
+def edit_advice(publisher: Publisher, truth: str) -> None:
+    publisher.draft.save({SCENARIOS: content.edit_scenario(publisher.draft.read(SCENARIOS), "romance", {
+        "name": "网络婚恋交友（杀猪盘）", "situation": "online", "truth": truth, "advice": "不要转账"})})
+
+
+def test_runtime_edit_goes_live_without_touching_the_model(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    publisher = publisher_for(tmp_path, replicas)
+    edit_advice(publisher, "没见过面的恋人一谈钱，就是骗子。")
+    assert not publisher.needs_training()
+    job = run(publisher, lambda: publisher.publish("chen", "杀猪盘提醒"))
+    assert job.state == "done", job.error
+    assert "没见过面的恋人一谈钱" in (publisher.config.live_root / SCENARIOS).read_text("utf-8")
+    assert all(not r.loaded for r in replicas)
+    version = publisher.history.list()[0]
+    assert (version.author, version.summary, version.how, version.changed) == ("chen", "杀猪盘提醒", "runtime",
+                                                                               [SCENARIOS])
+    assert "+  truth: 没见过面的恋人一谈钱，就是骗子。" in version.diff
+
+
+def test_retrained_model_is_loaded_everywhere_then_installed(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    publisher = publisher_for(tmp_path, replicas)
+    rules = publisher.draft.read("stories/rules.yml") + "\n# a comment changes the training key\n"
+    publisher.draft.save({"stories/rules.yml": rules})
+    assert publisher.needs_training()
+    trained = publisher.trainer.models_dir / f"{training_key(publisher.draft.files())}.tar.gz"
+    trained.write_bytes(b"the new model")  # trained before (say, for the candidate): reused
+    job = run(publisher, lambda: publisher.publish("chen", "规则"))
+    assert job.state == "done", job.error
+    assert [r.loaded for r in replicas] == [[str(trained)], [str(trained)]]
+    assert publisher.config.live_model.read_bytes() == b"the new model"
+    assert (publisher.config.live_root / "stories" / "rules.yml").read_text("utf-8") == rules
+    assert publisher.history.list()[0].how == "retrained"
+
+
+def test_a_replica_that_cannot_load_puts_everything_back(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    replicas[1].broken = True
+    publisher = publisher_for(tmp_path, replicas)
+    before = read_files(publisher.config.live_root)
+    publisher.draft.save({"stories/rules.yml": publisher.draft.read("stories/rules.yml") + "\n# x\n"})
+    (publisher.trainer.models_dir / f"{training_key(publisher.draft.files())}.tar.gz").write_bytes(b"new")
+    job = run(publisher, lambda: publisher.publish("chen", "规则"))
+    assert job.state == "failed" and "线上仍是原来的版本" in job.error and "out of memory" in job.error
+    new_model = str(publisher.trainer.models_dir / f"{training_key(publisher.draft.files())}.tar.gz")
+    assert replicas[0].loaded == [new_model, str(publisher.config.live_model)]  # loaded, then given back
+    assert read_files(publisher.config.live_root) == before
+    assert publisher.config.live_model.read_bytes() == b"the live model"
+    assert len(publisher.history.list()) == 1
+
+
+def test_invalid_or_empty_drafts_never_go_live(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    publisher = publisher_for(tmp_path, replicas, validate=lambda files: [Problem(SCENARIOS, "场景编号不对")])
+    before = read_files(publisher.config.live_root)
+    job = run(publisher, lambda: publisher.publish("chen", "无"))
+    assert job.state == "failed" and "没有要上线的改动" in job.error
+    edit_advice(publisher, "新的说法")
+    job = run(publisher, lambda: publisher.publish("chen", "无"))
+    assert job.state == "failed" and "场景编号不对" in job.error
+    assert read_files(publisher.config.live_root) == before
+
+
+def test_restore_puts_an_earlier_version_back(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    publisher = publisher_for(tmp_path, replicas)
+    original = read_files(publisher.config.live_root)
+    edit_advice(publisher, "第一次修改")
+    run(publisher, lambda: publisher.publish("chen", "一"))
+    edit_advice(publisher, "第二次修改")
+    run(publisher, lambda: publisher.publish("chen", "二"))
+    job = run(publisher, lambda: publisher.restore(1, "li"))
+    assert job.state == "done", job.error
+    assert read_files(publisher.config.live_root) == original
+    assert publisher.draft.files() == original
+    assert [v.summary for v in publisher.history.list()][:2] == ["恢复到版本 #1", "二"]
