@@ -15,7 +15,7 @@ import pytest
 from bot.admin import content
 from bot.admin.content import SCENARIOS, Draft, read_files, training_key, write_files
 from bot.admin.history import History
-from bot.admin.publish import Job, Publisher
+from bot.admin.publish import Job, Publisher, PublishFailed
 from bot.admin.validation import Problem
 from bot.config import AdminConfig
 from tests.fakes import LoopbackJsonServer
@@ -141,3 +141,20 @@ def test_restore_puts_an_earlier_version_back(tmp_path: Path, replicas: list[Fak
     assert read_files(publisher.config.live_root) == original
     assert publisher.draft.files() == original
     assert [v.summary for v in publisher.history.list()][:2] == ["恢复到版本 #1", "二"]
+
+
+def test_a_draft_older_than_the_live_files_cannot_overwrite_them(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    publisher = publisher_for(tmp_path, replicas)
+    live_scenarios = publisher.config.live_root / SCENARIOS
+    # someone else's version lands on the live files (a git pull, say); an untouched draft follows it
+    live_scenarios.write_text(live_scenarios.read_text("utf-8") + "# 服务器上更新\n", encoding="utf-8")
+    publisher.draft.follow_live()
+    assert publisher.draft.files() == publisher.draft.live_files()
+    # a draft edited before the live files changed again is refused, and nothing is overwritten
+    edit_advice(publisher, "旧草稿里的修改")
+    live_scenarios.write_text(live_scenarios.read_text("utf-8") + "# 又更新了\n", encoding="utf-8")
+    publisher.draft.follow_live()
+    assert publisher.draft.edited()
+    with pytest.raises(PublishFailed, match="放弃草稿"):
+        publisher.publish("chen", "旧草稿")
+    assert "# 又更新了" in live_scenarios.read_text("utf-8")

@@ -67,9 +67,11 @@ class Admin:
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         user: User | None = getattr(request.ctx, "user", None)
+        self.draft.follow_live()
         html = self.jinja.get_template(template).render(
             user=user, csrf=user.csrf if user else "", path=request.path, saved=request.args.get("saved"),
             draft_changed=bool(user and user.is_admin and self.draft.files() != self.draft.live_files()),
+            live_moved=bool(user and user.is_admin and self.draft.live_moved()),
             **values)
         return response.html(html, status=status)
 

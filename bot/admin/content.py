@@ -120,19 +120,44 @@ def dump(path: str, data: Any) -> str:
     return out.getvalue()
 
 
+def fingerprint(files: Files) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 class Draft:
-    """The shared draft: a copy of the live content files that edits go to first."""
+    """The shared draft: a copy of the live content files that edits go to first.
+
+    It remembers which live version it started from (``.base``), so that a draft made
+    before someone else put a version live (or before a ``git pull``) can never overwrite
+    that version: an untouched draft follows the live files, an edited one is refused.
+    """
 
     def __init__(self, live_root: Path, draft_root: Path) -> None:
         self.live_root = live_root
         self.root = draft_root
-        if not (draft_root / DOMAIN).exists():
+        self._base = draft_root / ".base"
+        if not (draft_root / DOMAIN).exists() or not self._base.exists():
             self.reset()
+        self.follow_live()
 
     def reset(self, files: Files | None = None) -> None:
         """Start again from the live files (or from ``files``, an earlier version)."""
         self.root.mkdir(parents=True, exist_ok=True)
         write_files(self.root, files if files is not None else self.live_files())
+        self._base.write_text(fingerprint(self.live_files()), encoding="utf-8")
+
+    def edited(self) -> bool:
+        """The draft differs from the live version it started from."""
+        return fingerprint(self.files()) != self._base.read_text(encoding="utf-8")
+
+    def live_moved(self) -> bool:
+        """The live files changed since the draft started."""
+        return fingerprint(self.live_files()) != self._base.read_text(encoding="utf-8")
+
+    def follow_live(self) -> None:
+        """An untouched draft takes the live files as they are now."""
+        if self.live_moved() and not self.edited():
+            self.reset()
 
     def files(self) -> Files:
         return read_files(self.root)

@@ -324,6 +324,10 @@ class Publisher:
 
     def publish(self, author: str, summary: str, files: Files | None = None) -> Job:
         """Put ``files`` (default: the draft) live."""
+        if files is None and self.draft.live_moved():
+            raise PublishFailed("草稿开始编辑之后，线上文件被改过（有人上线了别的版本，或服务器更新了代码）。"
+                                "为了不覆盖那些修改，这次没有上线：请先「放弃草稿」，再重新修改。")
+
         async def work(job: Job) -> None:
             await self._publish(job, files if files is not None else self.draft.files(), summary)
         return self._start(Job("publish", author), work)
