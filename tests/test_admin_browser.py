@@ -294,16 +294,55 @@ def admin_urls() -> list[tuple[str, str]]:
     return sorted(set(urls))
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def signed_in(stack: Stack, login: str) -> tuple[urllib.request.OpenerDirector, str]:
+    """A cookie-keeping client signed in as ``login``, and its session's CSRF token."""
+    session = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(), NoRedirect)
+    page = session.open(stack.admin + "/admin/login", timeout=30).read().decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    form = f"csrf={csrf}&login={login}&password={PASSWORD}&next=/admin/".encode()
+    with pytest.raises(urllib.error.HTTPError) as redirected:
+        session.open(urllib.request.Request(stack.admin + "/admin/login", data=form), timeout=30)
+    assert redirected.value.code == 303
+    page = session.open(stack.admin + "/admin/", timeout=30).read().decode()
+    return session, re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_malformed_input_gets_a_clear_answer_and_changes_nothing(stack: Stack) -> None:
+    before = read_files(stack.tmp / "admin" / "draft")
+    session, csrf = signed_in(stack, "chen")
+    cases = [("/admin/regions", f"csrf={csrf}&count=abc".encode(), 422, "不能删除"),
+             ("/admin/stories/rules.yml", f"csrf={csrf}&yaml=%00%FF%FE%3A%20%5B".encode(), 422, "格式"),
+             ("/admin/responses/utter_greet", f"csrf={csrf}&count=-5&text_0=".encode(), 422, "不能是空的")]
+    for path, body, status, words in cases:
+        with pytest.raises(urllib.error.HTTPError) as answered:
+            session.open(urllib.request.Request(stack.admin + path, data=body), timeout=60)
+        assert answered.value.code == status, (path, answered.value.code)
+        assert words in answered.value.read().decode("utf-8", "replace"), path
+    request = urllib.request.Request(stack.admin + "/admin/try/message", data=b"{not json",
+                                     headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        session.open(request, timeout=30)
+    assert answered.value.code == 400 and "请输入" in json.loads(answered.value.read())["error"]
+    # a body over the limit (4 MB) is refused, or the connection is cut while it is sent
+    huge = f"csrf={csrf}&line_police_number=".encode() + b"1" * (6 * 1024 * 1024)
+    with pytest.raises(urllib.error.URLError) as answered:
+        session.open(urllib.request.Request(stack.admin + "/admin/lines", data=huge), timeout=60)
+    refused = answered.value
+    assert refused.code == 413 if isinstance(refused, urllib.error.HTTPError) else isinstance(refused.reason, OSError)
+    assert read_files(stack.tmp / "admin" / "draft") == before
+
+
 def test_anonymous_and_forged_requests_are_refused(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("FRAUDBOT_CONTENT_DIR", "FRAUDBOT_DB_URL", "FRAUDBOT_ADMIN_DIR", "FRAUDBOT_MODEL"):
         monkeypatch.setenv(key, stack.env[key])
     before = read_files(stack.live)
     urls = admin_urls()
     assert len(urls) >= 25
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
 
     opener = urllib.request.build_opener(NoRedirect)
     for method, path in urls:
@@ -320,14 +359,7 @@ def test_anonymous_and_forged_requests_are_refused(stack: Stack, monkeypatch: py
     # an officer may not edit content; a signed-in admin without the CSRF token may not post
     for login, path, expected in (("wang", "/admin/scenarios/impersonate_police", 403),
                                   ("chen", "/admin/publish", 403)):
-        jar = urllib.request.HTTPCookieProcessor()
-        session = urllib.request.build_opener(jar, NoRedirect)
-        page = session.open(stack.admin + "/admin/login", timeout=30).read().decode()
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        form = f"csrf={csrf}&login={login}&password={PASSWORD}&next=/admin/".encode()
-        with pytest.raises(urllib.error.HTTPError) as signed_in:
-            session.open(urllib.request.Request(stack.admin + "/admin/login", data=form), timeout=30)
-        assert signed_in.value.code == 303
+        session, _ = signed_in(stack, login)
         with pytest.raises(urllib.error.HTTPError) as refused:
             session.open(urllib.request.Request(stack.admin + path, data=b"csrf=forged&summary=x"), timeout=30)
         assert refused.value.code == expected

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -84,6 +85,16 @@ class Admin:
         return problems
 
 
+def variation_fields(count: int) -> set[str]:
+    return {f"{kind}_{i}" for i in range(count) for kind in ("text", "buttons")}
+
+
+def form_count(form: Any, key: str, most: int = 500) -> int:
+    """How many rows a form says it has; a forged or missing count means none."""
+    value = str(form.get(key, "0"))
+    return min(int(value), most) if value.isdigit() else 0
+
+
 def field_problems(problems: list[Problem], subject: str = "") -> dict[str, list[str]]:
     by_field: dict[str, list[str]] = {}
     for problem in problems:
@@ -92,9 +103,10 @@ def field_problems(problems: list[Problem], subject: str = "") -> dict[str, list
     return by_field
 
 
-def general_problems(problems: list[Problem], subject: str = "") -> list[str]:
-    shown = field_problems(problems, subject)
-    return [p.message for p in problems if not p.field or p.field not in shown]
+def general_problems(problems: list[Problem], fields: set[str], subject: str = "") -> list[str]:
+    """The messages that have no field of their own on this page (shown at its top)."""
+    shown = {f for f in field_problems(problems, subject) if f in fields}
+    return [p.message for p in problems if p.field not in shown]
 
 
 def create_app(config: AdminConfig | None = None, validate: Callable[[content.Files], list[Problem]] | None = None
@@ -198,14 +210,14 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
         problems: list[Problem] = []
         if request.method == "POST":
             form = request.form
-            count = int(form.get("count", len(rows)))
+            count = form_count(form, "count")
             rows = [(form.get(f"text_{i}", ""), form.get(f"buttons_{i}", "")) for i in range(count + 1)]
             problems = await admin.save(DOMAIN, content.edit_response(admin.draft.read(DOMAIN), name, rows))
             if not problems:
                 return response.redirect(f"/admin/responses/{quote(name)}?saved=1", status=303)
         return admin.page(request, "response_edit.html", status=422 if problems else 200, name=name,
                           rows=rows, errors=field_problems(problems, name),
-                          general=general_problems(problems, name))
+                          general=general_problems(problems, variation_fields(len(rows) + 1), name))
 
     # --- scenarios: name, advice, which report lines --------------------------------------
 
@@ -234,7 +246,8 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
         lines = yaml.safe_load(admin.draft.read(REPORT_LINES)) or {}
         return admin.page(request, "scenario_edit.html", status=422 if problems else 200, sid=sid, values=values,
                           situations=lines.get("situations") or {}, lines=lines.get("lines") or {},
-                          errors=field_problems(problems, sid), general=general_problems(problems, sid))
+                          errors=field_problems(problems, sid),
+                          general=general_problems(problems, {"name", "truth", "advice", "situation"}, sid))
 
     # --- report lines and stop-payment numbers ---------------------------------------------
 
@@ -248,13 +261,14 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
             form = request.form
             lines = {key: {f: form.get(f"line_{key}_{f}", "") for f in ("number", "name", "use")} for key in lines}
             banks = [(form.get(f"bank_name_{i}", ""), form.get(f"bank_{i}", ""))
-                     for i in range(int(form.get("bank_count", 0)))]
+                     for i in range(form_count(form, "bank_count"))]
             problems = await admin.save(REPORT_LINES, content.edit_report_lines(
                 admin.draft.read(REPORT_LINES), lines, banks))
             if not problems:
                 return response.redirect("/admin/lines?saved=1", status=303)
+        fields = {f"line_{key}_number" for key in lines} | {f"bank_{i}" for i in range(len(banks))}
         return admin.page(request, "lines.html", status=422 if problems else 200, lines=lines, banks=banks,
-                          errors=field_problems(problems), general=general_problems(problems))
+                          errors=field_problems(problems), general=general_problems(problems, fields))
 
     # --- regional numbers ------------------------------------------------------------------
 
@@ -267,12 +281,13 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
         if request.method == "POST":
             form = request.form
             regions = [(form.get(f"key_{i}", ""), form.get(f"name_{i}", ""), form.get(f"region_{i}", ""))
-                       for i in range(int(form.get("count", 0)))]
+                       for i in range(form_count(form, "count"))]
             problems = await admin.save(REGIONS, content.edit_regions(admin.draft.read(REGIONS), regions))
             if not problems:
                 return response.redirect("/admin/regions?saved=1", status=303)
+        fields = {f"region_{i}" for i in range(len(regions))}
         return admin.page(request, "regions.html", status=422 if problems else 200, regions=regions,
-                          errors=field_problems(problems), general=general_problems(problems))
+                          errors=field_problems(problems), general=general_problems(problems, fields))
 
     # --- NLU examples ----------------------------------------------------------------------
 
@@ -297,7 +312,8 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
             if not problems:
                 return response.redirect(f"/admin/examples/{path}?saved=1", status=303)
         return admin.page(request, "examples_edit.html", status=422 if problems else 200, file=path, blocks=blocks,
-                          texts=texts, errors=field_problems(problems), general=general_problems(problems),
+                          texts=texts, errors=field_problems(problems),
+                          general=general_problems(problems, {f"block_{i}" for i in texts}),
                           names={sid: info.name for sid, info in scenarios().items()})
 
     # --- stories and rules -----------------------------------------------------------------
@@ -390,7 +406,10 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
 
     @app.post("/admin/try/message")
     async def try_message(request: Request) -> HTTPResponse:
-        body = request.json if isinstance(request.json, dict) else {}
+        try:
+            body = request.json if isinstance(request.json, dict) else {}
+        except InvalidUsage:  # not JSON at all
+            body = {}
         text = str(body.get("text", "")).strip()[:2000]
         if not text:
             return response.json({"error": "请输入一句话"}, status=400)
