@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
@@ -30,7 +31,7 @@ from bot.admin.accounts import Accounts, LoginRefused, User
 from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, Draft
 from bot.admin.history import History
 from bot.admin.publish import Publisher, PublishFailed
-from bot.admin.stats import chart_svg, overview, tracker_db_url
+from bot.admin.stats import CHINA, chart_svg, overview, tracker_db_url
 from bot.admin.validation import Problem, validate_files
 from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.config import AdminConfig
@@ -65,6 +66,7 @@ class Admin:
         self.publisher = Publisher(config, self.draft, self.history, validate)
         self.alerts = AlertService()
         self.jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+        self.jinja.filters["china_time"] = china_time
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         user: User | None = getattr(request.ctx, "user", None)
@@ -83,6 +85,12 @@ class Admin:
         if not problems:
             self.draft.save({path: text})
         return problems
+
+
+def china_time(moment: datetime) -> str:
+    """Stored times are UTC (SQLite gives them back without a zone); administrators read China time."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def variation_fields(count: int) -> set[str]:

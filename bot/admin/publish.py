@@ -171,9 +171,16 @@ class RasaServer:
             raise PublishFailed(f"{self.url} 没能加载新模型（HTTP {status}）：{body[:300]}")
 
     async def say(self, sender: str, text: str) -> list[dict[str, Any]]:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-            async with http.post(self.url + "/webhooks/rest/webhook", json={"sender": sender, "message": text}) as r:
-                return await r.json() if r.status == 200 else []
+        """The bot's messages for ``text`` through the REST channel."""
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+                body = {"sender": sender, "message": text}
+                async with http.post(self.url + "/webhooks/rest/webhook", json=body) as reply:
+                    if reply.status == 200:
+                        return await reply.json()
+                    raise PublishFailed(f"机器人出错了（HTTP {reply.status}）。")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise PublishFailed("机器人没有回应，请稍后再试。") from error
 
 
 class Candidate:
@@ -200,12 +207,17 @@ class Candidate:
             if self.state != "ready":
                 await self._start(model)
             elif self.model != model and self.server:
-                await self.server.load(model)
-                self.model = model
+                try:
+                    await self.server.load(model)
+                    self.model = model
+                except (PublishFailed, aiohttp.ClientError, asyncio.TimeoutError) as error:
+                    self.state, self.error = "failed", f"候选机器人没能加载草稿的模型：{error}"
 
     async def _start(self, model: Path) -> None:
         from bot.cli import free_port
 
+        if self._processes:  # a candidate that failed: start afresh
+            await self.stop()
         self.state, self.error = "starting", ""
         self.dir.mkdir(parents=True, exist_ok=True)
         action_port, rasa_port = free_port(), free_port()
