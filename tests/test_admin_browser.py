@@ -283,8 +283,10 @@ def test_officer_sends_an_alert_but_cannot_edit(stack: Stack, browser: object) -
     page.click("#send")
     page.wait_for_selector("#saved")
     assert "警惕冒充公检法诈骗" in page.inner_text("#recent")
+    shot(page, "19-officer-alert-sent")
     page.goto(f"{stack.admin}/admin/scenarios/impersonate_police")
     assert "只有管理员可以修改" in page.inner_text("main")
+    shot(page, "20-officer-refused")
     page.close()
 
 
