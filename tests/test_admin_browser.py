@@ -254,6 +254,23 @@ def test_admin_edits_tries_puts_live_and_restores(stack: Stack, browser: object)
     page.close()
 
 
+def test_a_response_edit_is_live_through_the_nlg_endpoint(stack: Stack, browser: object) -> None:
+    greeting = "您好！我是社区反诈助手，有拿不准的电话、短信，发给我看看。"
+    page = browser.new_page(locale="zh-CN")
+    log_in(page, stack)
+    page.goto(f"{stack.admin}/admin/responses/utter_greet")
+    page.fill("#text_0", greeting)
+    page.click("#save")
+    page.wait_for_selector("#saved")
+    page.goto(f"{stack.admin}/admin/publish")
+    assert "不用训练" in page.inner_text("main")
+    page.fill("#summary", "新的问候语")
+    page.click("#publish")
+    assert "已上线" in wait_for_job(page, 60)
+    assert say(stack.rasa, "你好", "resident-greeting") == greeting
+    page.close()
+
+
 def test_invalid_number_is_shown_next_to_its_field(stack: Stack, browser: object) -> None:
     page = browser.new_page(locale="zh-CN")
     log_in(page, stack)
