@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 from actions.knowledge import scenarios
 from bot.admin import content
 from bot.admin.accounts import Accounts, LoginRefused, User
-from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, Draft
+from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, Draft, training_key
 from bot.admin.history import History
 from bot.admin.publish import Publisher, PublishFailed
 from bot.admin.stats import CHINA, chart_svg, overview, tracker_db_url
@@ -70,11 +70,10 @@ class Admin:
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         user: User | None = getattr(request.ctx, "user", None)
-        self.draft.follow_live()
+        edited, live_moved = self.draft.follow_live() if user and user.is_admin else (False, False)
         html = self.jinja.get_template(template).render(
             user=user, csrf=user.csrf if user else "", path=request.path, saved=request.args.get("saved"),
-            draft_changed=bool(user and user.is_admin and self.draft.files() != self.draft.live_files()),
-            live_moved=bool(user and user.is_admin and self.draft.live_moved()),
+            draft_changed=edited, live_moved=live_moved,
             **values)
         return response.html(html, status=status)
 
@@ -357,7 +356,7 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
     def publish_state() -> dict[str, Any]:
         files, live = admin.draft.files(), admin.draft.live_files()
         return {"changed": content.changed(live, files), "diff": content.unified_diff(live, files),
-                "needs_training": admin.publisher.needs_training(files),
+                "needs_training": training_key(files) != training_key(live),
                 "candidate_model": admin.publisher.candidate_model()}
 
     @app.get("/admin/publish")

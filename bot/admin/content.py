@@ -154,10 +154,15 @@ class Draft:
         """The live files changed since the draft started."""
         return fingerprint(self.live_files()) != self._base.read_text(encoding="utf-8")
 
-    def follow_live(self) -> None:
-        """An untouched draft takes the live files as they are now."""
-        if self.live_moved() and not self.edited():
+    def follow_live(self) -> tuple[bool, bool]:
+        """An untouched draft takes the live files as they are now; returns (edited, live moved)."""
+        base = self._base.read_text(encoding="utf-8")
+        edited = fingerprint(self.files()) != base
+        moved = fingerprint(self.live_files()) != base
+        if moved and not edited:
             self.reset()
+            return False, False
+        return edited, moved
 
     def files(self) -> Files:
         return read_files(self.root)

@@ -94,11 +94,10 @@ def rasa_problems(root: Path) -> list[Problem]:
 
     problems: list[Problem] = []
     collect = _Collect()
-    caught: list[warnings.WarningMessage] = []
     rasa_logger = logging.getLogger("rasa")
     rasa_logger.addHandler(collect)
     try:
-        with warnings.catch_warnings(record=True) as caught:  # noqa: F811  (kept after the block)
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             importer = TrainingDataImporter.load_from_config(
                 str(CONFIG), str(root / DOMAIN), [str(root / "nlu" / "data"), str(root / "stories")])
