@@ -356,8 +356,7 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
     def publish_state() -> dict[str, Any]:
         files, live = admin.draft.files(), admin.draft.live_files()
         return {"changed": content.changed(live, files), "diff": content.unified_diff(live, files),
-                "needs_training": training_key(files) != training_key(live),
-                "candidate_model": admin.publisher.candidate_model()}
+                "needs_training": training_key(files) != training_key(live)}
 
     @app.get("/admin/publish")
     async def publish_page(request: Request) -> HTTPResponse:

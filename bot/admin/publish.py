@@ -360,7 +360,7 @@ class Publisher:
         if job.problems:
             raise PublishFailed("草稿里有错误，没有上线：\n" + "\n".join(p.message for p in job.problems))
         model = None
-        if self.needs_training(files):
+        if training_key(files) != training_key(live):
             model = await self._model(job, files)
             job.step, job.progress = "加载新模型", 92
             await self._load_everywhere(model)
