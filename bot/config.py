@@ -18,6 +18,18 @@ def database_url() -> str:
     return os.environ.get("FRAUDBOT_DB_URL") or f"sqlite:///{PROJECT_ROOT / 'fraudbot.db'}"
 
 
+def reply_timeout() -> float:
+    """Seconds a resident may wait for an answer before the hotline fallback: FRAUDBOT_REPLY_TIMEOUT, default 10.
+
+    Rasa itself waits up to 300 s for the action server; a resident must not.
+    """
+    try:
+        seconds = float(os.environ.get("FRAUDBOT_REPLY_TIMEOUT") or 10)
+    except ValueError:
+        return 10.0
+    return seconds if 0 < seconds < 3600 else 10.0
+
+
 def setting(credentials: dict | None, key: str, env: str, default: str = "") -> str:
     """A channel setting: credentials.yml's value when given, else the environment variable."""
     value = (credentials or {}).get(key)

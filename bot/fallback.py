@@ -7,18 +7,26 @@ used if ``domain.yml`` cannot be read at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import traceback
 from typing import Any, Awaitable, Callable
 
 import yaml
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from actions.knowledge import domain_responses
-from nlu.entities import redact
+from bot.config import reply_timeout
+from bot.inbound import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
 LAST_RESORT = "系统暂时忙，请稍后再试。拿不准是不是诈骗，请打96110反诈专线；如果已经转了钱，立刻打110报警。"
+"""Also the answer when the bot took too long: "I did not understand" would be untrue then."""
+
+TRUNCATED_NOTICE = (f"您发来的内容比较长，我只读了前{MAX_TEXT_CHARS}个字。把最关键的部分（对方是谁、让您做什么）"
+                    "单独发给我，我能答得更准；拿不准也可以直接打96110反诈专线问一问。")
+"""Added after the answer when a channel cut a resident's text (see :func:`bot.inbound.clean_text`)."""
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -38,23 +46,47 @@ def hotline_fallback_text() -> str:
     return response_text("utter_hotline_fallback")
 
 
-def with_safety_net(on_new_message: OnNewMessage) -> OnNewMessage:
-    """Wrap Rasa's message handler so a message that got no reply gets the hotline fallback.
+def with_safety_net(on_new_message: OnNewMessage, timeout: float | None = None) -> OnNewMessage:
+    """Wrap Rasa's message handler so every message gets an answer, within ``timeout`` seconds.
 
     When the action server is down, an action fails, or the NLU raises, Rasa logs the error
-    and sends nothing; the resident must still read 96110 and 110.
+    and sends nothing; when the action server hangs, Rasa waits up to 300 s. Either way the
+    resident must still read 96110 and 110, and soon. ``timeout`` defaults to
+    FRAUDBOT_REPLY_TIMEOUT, read once here when the channel is set up.
+
+    The limit bounds waiting (action server, NLG, tracker store), not NLU work that holds the
+    event loop: that is bounded by the length cap of :mod:`bot.inbound`. Nothing a resident
+    wrote is logged here, only its length and the channel.
     """
+    limit = reply_timeout() if timeout is None else timeout
 
     async def handle(message: UserMessage) -> None:
         output = message.output_channel
-        sent_before = len(output.messages) if isinstance(output, CollectingOutputChannel) else None
+        sent_before = _sent_count(output)
         try:
-            await on_new_message(message)
-        except Exception:
-            logger.exception("message from %s failed: %s", message.sender_id,
-                             redact((message.text or "")[:200]))
-        if sent_before is not None and len(output.messages) == sent_before:
-            logger.warning("no reply for %s; sending the hotline fallback", message.sender_id)
+            await asyncio.wait_for(on_new_message(message), limit)
+        except asyncio.TimeoutError:
+            logger.warning("no answer within %.1f s on %s (%d characters); sending the hotline fallback",
+                           limit, message.input_channel, len(message.text or ""))
+            await output.send_text_message(message.sender_id, LAST_RESORT)
+            return
+        except Exception as error:  # whatever broke, the resident gets the hotlines
+            logger.error("message on %s (%d characters) failed: %s at %s", message.input_channel,
+                         len(message.text or ""), type(error).__name__, _where(error))
+        if sent_before is not None and _sent_count(output) == sent_before:
+            logger.warning("no reply on %s; sending the hotline fallback", message.input_channel)
             await output.send_text_message(message.sender_id, hotline_fallback_text())
 
     return handle
+
+
+def _sent_count(output: OutputChannel) -> int | None:
+    """How many messages a collecting channel holds so far; None when it cannot tell (a stream's queue)."""
+    messages = getattr(output, "messages", None)
+    return len(messages) if isinstance(messages, list) else None
+
+
+def _where(error: BaseException) -> str:
+    """The file and line an exception came from, without its message (which may quote the resident)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"

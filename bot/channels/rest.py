@@ -1,19 +1,110 @@
-"""Rasa's REST channel with a safety net: a resident always gets an answer (see :mod:`bot.fallback`)."""
+"""Rasa's REST channel, with the request checked at the door and a safety net behind it.
+
+Rasa's own ``RestInput`` trusts the body: no sender put everyone in one "default"
+conversation, a lone surrogate in the sender stopped the server, a non-string message got
+``[]``, ``metadata.alert`` let any client make the bot quote text as a police alert, a 5 MB
+metadata was stored with every event, and ``?stream=true`` never answered behind the safety
+net. Here the body is read and cleaned first (:mod:`bot.inbound`), refused with a 400 JSON
+error when no conversation can be named, and every accepted message gets a JSON list with an
+answer (:mod:`bot.fallback`).
+"""
 
 from __future__ import annotations
 
-from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from dataclasses import dataclass
+from typing import Any
 
-from bot.fallback import OnNewMessage, with_safety_net
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, with_safety_net
+from bot.inbound import clean_text, known_metadata, normalise
+
+MAX_SENDER_CHARS = 128
+"""A sender id is a conversation key chosen by the client, not a place to store text."""
+
+METADATA_KEYS: frozenset[str] = frozenset()
+"""Client metadata the bot keeps. Nothing reads a REST client's metadata today (Telegram's
+``chat_id``/``group``/``alert`` are set by that channel itself), so nothing is kept; name a key
+here when an action needs one."""
+
+
+class BadRequest(ValueError):
+    """A body the REST door refuses; the message is the ``error`` the client reads."""
+
+
+@dataclass(frozen=True)
+class RestMessage:
+    """One accepted REST message, cleaned."""
+
+    sender: str
+    text: str
+    truncated: bool
+    metadata: dict[str, Any]
+
+
+def read_body(request: Request) -> RestMessage:
+    """The message a REST body carries, or :class:`BadRequest` saying why there is none."""
+    try:
+        body = request.json
+    except InvalidUsage:
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
+    text = clean_text(body.get("message"))
+    return RestMessage(sender=read_sender(body.get("sender")), text=text.text, truncated=text.truncated,
+                       metadata=known_metadata(body.get("metadata"), METADATA_KEYS))
+
+
+def read_sender(raw: object) -> str:
+    """The conversation key: a non-empty string of at most :data:`MAX_SENDER_CHARS` characters, normalised."""
+    if not isinstance(raw, str):
+        raise BadRequest('"sender" is required and must be a string naming the conversation')
+    if len(raw) > MAX_SENDER_CHARS:
+        raise BadRequest(f'"sender" must be at most {MAX_SENDER_CHARS} characters')
+    sender = normalise(raw)
+    if not sender:
+        raise BadRequest('"sender" must not be empty')
+    if not sender.isprintable():  # a line break in a conversation key would forge log lines
+        raise BadRequest('"sender" must be one line of printable characters')
+    return sender
 
 
 class SafeRestInput(RestInput):
-    """``/webhooks/rest/webhook``, answering with 96110/110 whenever the bot says nothing."""
+    """``/webhooks/rest/webhook``: checked input, and always a JSON list with an answer naming 96110/110.
+
+    ``?stream=true`` is answered like any other request (one JSON list): streaming buys a
+    resident nothing for replies that take a second, and Rasa's stream hung behind the safety net.
+    The input channel is always ``rest``, never the client's word for it.
+    """
 
     @classmethod
     def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return super().blueprint(with_safety_net(on_new_message))
+        handle = with_safety_net(on_new_message)
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", type(self).__module__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                message = read_body(request)
+            except BadRequest as refused:
+                return response.json({"error": str(refused)}, status=400)
+            collector = CollectingOutputChannel()
+            await handle(UserMessage(message.text, collector, message.sender, input_channel=self.name(),
+                                     metadata=message.metadata or None))
+            if message.truncated:
+                await collector.send_text_message(message.sender, TRUNCATED_NOTICE)
+            return response.json(collector.messages)
+
+        return webhook
