@@ -1,4 +1,5 @@
-"""Telegram channel end to end: real Rasa server and action server, PTB talking to a fake Bot API on loopback."""
+"""Telegram channel end to end: real Rasa server and action server, PTB talking to a fake Bot API on loopback;
+and the callback signer on its own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ import pytest
 
 from bot.alerts.service import AlertService
 from bot.alerts.worker import OutboxWorker
+from bot.channels.telegram import CallbackSigner, callback_key
+from bot.fallback import TRUNCATED_NOTICE
+from bot.inbound import MAX_TEXT_CHARS
 from bot.senders.telegram import TelegramGroupSender, alerts_bot
 from bot.store import GroupRegistry
 from tests.conftest import start_rasa, stop
@@ -50,7 +54,7 @@ def telegram(trained_model: Path, action_server: str, fake: FakeTelegram,
     process, url = start_rasa(trained_model, action_server, tmp, "rasa.log", credentials,
                               env={"FRAUDBOT_DB_URL": db})
     assert fake.wait_for(lambda: fake.count("getMe") >= 1, 60), "the bot never initialised"
-    yield {"url": url, "db": db}
+    yield {"url": url, "db": db, "log": tmp / "rasa.log"}
     stop(process)
 
 
@@ -329,3 +333,140 @@ def test_polling_mode_feeds_the_same_handler(trained_model: Path, action_server:
     finally:
         stop(process)
         api.stop()
+
+
+# -- the door: replayed updates, forged buttons, long and odd texts ----------------------------
+
+MARKER = "RAWTEXT13812345678"
+
+
+def log_text(telegram: dict[str, Any]) -> str:
+    return telegram["log"].read_text(encoding="utf-8", errors="replace")
+
+
+def press(telegram: dict[str, Any], uid: int, data: str) -> int:
+    """A resident or officer pressing an inline button with ``data`` in their private chat."""
+    return post(telegram, {"update_id": next(_ids), "callback_query": {
+        "id": f"cb-{next(_ids)}", "from": user(uid), "chat_instance": "z", "data": data,
+        "message": bot_message(uid)}})
+
+
+def test_replayed_update_is_acknowledged_and_processed_once(telegram: dict, fake: FakeTelegram) -> None:
+    update = message("你好", 1012, 1012)
+    assert post(telegram, update) == 200
+    answered = len(fake.sent(1012))
+    assert answered >= 1
+    assert post(telegram, update) == 200
+    changed = {**update, "message": {**update["message"], "text": "我刚用工商银行给对方转了3万，怎么办"}}
+    assert post(telegram, changed) == 200  # the same update_id with another body: a replay all the same
+    assert len(fake.sent(1012)) == answered
+    post(telegram, message("你好", 1012, 1012))
+    assert len(fake.sent(1012)) > answered  # a new update is answered as usual
+
+
+def test_replayed_button_press_is_processed_once(telegram: dict, fake: FakeTelegram) -> None:
+    post(telegram, message("被骗了，钱已经转过去了，怎么办啊", 1014, 1014))
+    keyboard = fake.sent(1014)[-1].params["reply_markup"]["inline_keyboard"]
+    data = next(b["callback_data"] for row in keyboard for b in row if b["text"] == "建设银行")
+    update = {"update_id": next(_ids), "callback_query": {
+        "id": "cb-replay", "from": user(1014), "chat_instance": "x", "data": data, "message": bot_message(1014)}}
+    before = len(fake.sent(1014))
+    assert post(telegram, update) == 200
+    after = len(fake.sent(1014))
+    assert after > before
+    assert post(telegram, update) == 200
+    assert len(fake.sent(1014)) == after
+
+
+def _preview(telegram: dict[str, Any], fake: FakeTelegram) -> dict[str, str]:
+    """An officer's alert up to its preview; the preview's button data by title."""
+    AlertService(telegram["db"]).registry.record("telegram", str(GROUP), "幸福小区邻里群", "朝阳区")
+    post(telegram, message("/alert", OFFICER, OFFICER))
+    text = "假冒公检法诈骗提醒\n有人冒充公安局打电话说您涉嫌洗钱，要求转到安全账户。"
+    post(telegram, message(text, OFFICER, OFFICER))
+    post(telegram, message("朝阳区", OFFICER, OFFICER))
+    preview = fake.sent(OFFICER)[-1].params
+    assert "假冒公检法诈骗提醒" in preview["text"]
+    return {b["text"]: b["callback_data"] for row in preview["reply_markup"]["inline_keyboard"] for b in row}
+
+
+def test_forged_alert_buttons_are_refused_and_the_genuine_one_works(telegram: dict, fake: FakeTelegram) -> None:
+    service = AlertService(telegram["db"])
+    buttons = _preview(telegram, fake)
+    confirm, cancel = buttons["确认发送"], buttons["取消"]
+    assert all(len(data.encode()) <= 64 for data in buttons.values())
+    alerts_before, sent_before = len(service.recent(1000)), len(fake.sent(OFFICER))
+    head, _, mac = confirm.rpartition(":")
+    forged = ["alert:confirm",  # the old unsigned form
+              f"{head}:{'A' * len(mac)}",  # a made-up MAC
+              f"{head}:{cancel.rpartition(':')[2]}",  # the cancel button's MAC on a confirm
+              f"{head[:-1]}x:{mac}"]  # another draft
+    for data in forged:
+        assert press(telegram, OFFICER, data) == 200
+    assert press(telegram, 2099, confirm) == 200  # someone else pressing the officer's button
+    assert len(service.recent(1000)) == alerts_before
+    assert len(fake.sent(OFFICER)) == sent_before  # refused without a word, the draft untouched
+    log = log_text(telegram)
+    assert log.count("forged alert button") >= len(forged) + 1
+    assert not any(data in log for data in forged[1:])
+
+    press(telegram, OFFICER, confirm)
+    assert "已提交" in texts(fake, OFFICER)[-1]
+    assert len(service.recent(1000)) == alerts_before + 1
+    press(telegram, OFFICER, confirm)  # the same button again: the draft is gone
+    assert "失效" in texts(fake, OFFICER)[-1]
+    assert len(service.recent(1000)) == alerts_before + 1
+
+
+def test_an_old_preview_cannot_confirm_a_new_draft(telegram: dict, fake: FakeTelegram) -> None:
+    service = AlertService(telegram["db"])
+    old = _preview(telegram, fake)
+    press(telegram, OFFICER, old["取消"])
+    assert "已取消" in texts(fake, OFFICER)[-1]
+    new = _preview(telegram, fake)
+    before = len(service.recent(1000))
+    press(telegram, OFFICER, old["确认发送"])
+    assert "失效" in texts(fake, OFFICER)[-1] and len(service.recent(1000)) == before
+    press(telegram, OFFICER, new["取消"])
+    assert "已取消" in texts(fake, OFFICER)[-1] and len(service.recent(1000)) == before
+
+
+def test_very_long_message_is_answered_then_told_it_was_cut(telegram: dict, fake: FakeTelegram) -> None:
+    paste = "刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户，" + "我很害怕" * 5000 + MARKER
+    assert len(paste) > 20_000
+    assert post(telegram, message(paste, 1013, 1013)) == 200
+    replies = texts(fake, 1013)
+    assert replies[-1] == TRUNCATED_NOTICE and f"前{MAX_TEXT_CHARS}个字" in replies[-1]
+    assert "安全账户" in "\n".join(replies[:-1]) and "96110" in "\n".join(replies[:-1])
+    assert MARKER not in log_text(telegram)
+
+
+def test_invisible_characters_and_lone_surrogates_are_cleaned(telegram: dict, fake: FakeTelegram) -> None:
+    update = message("你\u200b好\ud800\u0007", 1015, 1015)
+    raw = json.dumps(update).encode()  # ASCII escapes carry the lone surrogate as Telegram could
+    assert post(telegram, None, raw=raw) == 200
+    assert "反诈助手" in texts(fake, 1015)[-1]
+    post(telegram, message("\u200b\u2060/start", 1015, 1015))  # a command behind invisible characters
+    assert "反诈助手" in texts(fake, 1015)[-1]
+
+
+def test_resident_text_never_reaches_the_log(telegram: dict, fake: FakeTelegram) -> None:
+    secret = f"我的手机号{MARKER}，对方让我转账到安全账户"
+    post(telegram, message(secret, 1016, 1016))
+    group = message(f"@{BOT_USERNAME} {secret}", GROUP, 2012)
+    post(telegram, group)
+    assert texts(fake, 1016)
+    assert MARKER not in log_text(telegram) and "13812345678" not in log_text(telegram)
+
+
+def test_callback_signer() -> None:
+    signer = CallbackSigner(callback_key("123456:TEST"))
+    data = signer.sign(OFFICER, "alert:confirm:0123456789ab")
+    assert len(data.encode()) <= 64 and signer.verify(OFFICER, data) == "alert:confirm:0123456789ab"
+    assert signer.verify(OFFICER + 1, data) is None
+    assert CallbackSigner(callback_key("654321:OTHER")).verify(OFFICER, data) is None
+    flipped = data[:-1] + ("A" if data[-1] != "A" else "B")
+    assert signer.verify(OFFICER, flipped) is None
+    assert all(signer.verify(OFFICER, bad) is None for bad in ("", ":", "alert:confirm", data.rpartition(":")[2]))
+    with pytest.raises(ValueError):
+        signer.sign(OFFICER, "x" * 60)

@@ -1,5 +1,5 @@
 """WeChat Official Account and WeCom channels end to end: real Rasa + action server, real crypto,
-a fake WeChat API on loopback for customer-service messages."""
+a fake WeChat API on loopback for customer-service messages; and the replay guard with a fake clock."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,9 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
+from bot.channels.wechat_common import MAX_BODY_BYTES, ReplayGuard, Seen, SeenMessages
+from bot.fallback import TRUNCATED_NOTICE
+from bot.inbound import MAX_TEXT_CHARS
 from tests.conftest import start_rasa, stop
 from tests.fakes.wechat_api import FakeWeChat
 from tests.test_senders import EXTERNAL_ENTITY, XML_BOMB
@@ -54,11 +58,18 @@ def _server(model: Path, actions: str, fake: FakeWeChat, tmp: Path, oa_timeout: 
 
 
 @pytest.fixture(scope="module")
-def server(trained_model: Path, action_server: str, fake: FakeWeChat,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, url = _server(trained_model, action_server, fake, tmp_path_factory.mktemp("wechat"), 4.0)
-    yield url
+def running(trained_model: Path, action_server: str, fake: FakeWeChat,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The server's URL and its log file."""
+    tmp = tmp_path_factory.mktemp("wechat")
+    process, url = _server(trained_model, action_server, fake, tmp, 4.0)
+    yield url, tmp / "rasa.log"
     stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(running: tuple[str, Path]) -> str:
+    return running[0]
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +81,16 @@ def slow_server(trained_model: Path, action_server: str, fake: FakeWeChat,
     stop(process)
 
 
-def signed_query(extra: dict[str, str] | None = None, signature: str | None = None) -> dict[str, str]:
-    timestamp, nonce = str(int(time.time())), str(next(_ids))
-    digest = hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
-    return {"signature": signature if signature is not None else digest, "timestamp": timestamp,
-            "nonce": nonce, **(extra or {})}
+def sha1_of(*parts: str) -> str:
+    """WeChat's signature: SHA-1 of the sorted parts joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def signed_query(extra: dict[str, str] | None = None, signature: str | None = None,
+                 timestamp: int | None = None) -> dict[str, str]:
+    stamp, nonce = str(int(time.time()) if timestamp is None else timestamp), str(next(_ids))
+    return {"signature": signature if signature is not None else sha1_of(TOKEN, stamp, nonce),
+            "timestamp": stamp, "nonce": nonce, **(extra or {})}
 
 
 def http(url: str, path: str, query: dict[str, str], body: bytes | None = None) -> tuple[int, str]:
@@ -245,3 +261,220 @@ def test_wecom_forged_signature_and_xml_bomb(server: str) -> None:
     assert http(server, WECOM, query, XML_BOMB.encode())[0] == 400
 
 
+
+
+# -- the door: timestamp window, replayed signatures, body size, malformed bodies --------------
+
+
+@pytest.mark.parametrize("skew", [-400, 400, -86_400])
+def test_old_or_future_timestamp_is_refused_and_not_processed(server: str, skew: int) -> None:
+    msg_id = next(_ids)
+    xml = text_xml("你好", openid="oClock", msg_id=msg_id).encode()
+    assert http(server, OA, signed_query(timestamp=int(time.time()) + skew), xml) == (403, "forbidden")
+    assert http(server, OA, signed_query({"echostr": "e"}, timestamp=int(time.time()) + skew))[0] == 403
+    # the refused request left no trace: the same MsgId, sent fresh, is answered rather than deduplicated
+    assert "反诈助手" in content_of(http(server, OA, signed_query(), xml)[1])
+
+
+@pytest.mark.parametrize("timestamp", ["", "abc", "1e9", "-"])
+def test_missing_or_garbled_timestamp_is_refused(server: str, timestamp: str) -> None:
+    query = {**signed_query(), "timestamp": timestamp}
+    assert http(server, OA, query, text_xml("你好").encode())[0] == 403
+
+
+def test_wecom_old_timestamp_is_refused(server: str) -> None:
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    envelope = crypto.encrypt_message(text_xml("你好"), "31337", str(int(time.time()) - 600))
+    assert http(server, WECOM, wecom_query(crypto, envelope), envelope.encode()) == (403, "forbidden")
+
+
+def test_replayed_plaintext_signature_with_another_body_is_refused(server: str) -> None:
+    query = signed_query()
+    genuine = text_xml("你好", openid="oGenuine").encode()
+    assert "反诈助手" in content_of(http(server, OA, query, genuine)[1])
+    forged = text_xml("我刚用工商银行给对方转了3万，怎么办", openid="oAttacker").encode()
+    assert http(server, OA, query, forged) == (403, "forbidden")
+    # WeChat's own retry (same query, same bytes) is still answered, as a retry
+    assert http(server, OA, query, genuine) == (200, "success")
+
+
+def test_safe_mode_signature_cannot_carry_another_body(server: str) -> None:
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
+    timestamp, nonce = str(int(time.time())), str(next(_ids))
+    envelope = crypto.encrypt_message(text_xml("你好", openid="oSafe"), nonce, timestamp)
+    query = {"signature": sha1_of(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
+             "encrypt_type": "aes", "msg_signature": xmltodict.parse(envelope)["xml"]["MsgSignature"]}
+    status, reply = http(server, OA, query, envelope.encode())
+    assert status == 200 and reply.startswith("<xml>")
+    # the captured signature sent again: as plaintext with a new message, or with another envelope
+    plaintext = {k: v for k, v in query.items() if k not in ("encrypt_type", "msg_signature")}
+    assert http(server, OA, plaintext, text_xml("转账到安全账户", openid="oAttacker").encode()) == (403, "forbidden")
+    other = crypto.encrypt_message(text_xml("转账到安全账户", openid="oAttacker"), nonce, timestamp)
+    assert http(server, OA, query, other.encode())[0] == 403
+    assert http(server, OA, query, envelope.encode()) == (200, "success")  # the genuine retry
+
+
+def test_wecom_replayed_signature_with_another_body_is_refused(server: str) -> None:
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    timestamp, nonce = str(int(time.time())), str(next(_ids))
+    envelope = crypto.encrypt_message(text_xml("你好", openid="gridworker02"), nonce, timestamp)
+    query = wecom_query(crypto, envelope)
+    assert http(server, WECOM, query, envelope.encode())[0] == 200
+    other = crypto.encrypt_message(text_xml("转账到安全账户", openid="gridworker03"), nonce, timestamp)
+    assert http(server, WECOM, query, other.encode())[0] == 403
+    assert http(server, WECOM, query, envelope.encode()) == (200, "success")
+
+
+def test_retry_with_a_new_nonce_is_answered_once(server: str, fake: FakeWeChat) -> None:
+    xml = text_xml("有人让我把银行卡借给他用，给我五百块钱", openid="oRetry", msg_id=next(_ids)).encode()
+    replies = [http(server, OA, signed_query(), xml) for _ in range(4)]  # the first and WeChat's 3 retries
+    assert replies[0][0] == 200 and "帮信罪" in content_of(replies[0][1])
+    assert replies[1:] == [(200, "success")] * 3
+    assert not [c for c in fake.calls if c.body.get("touser") == "oRetry"]
+
+
+def test_oversized_body_gets_413_quickly_and_the_server_stays_up(server: str) -> None:
+    huge = b"<xml><Content>" + b"A" * (21 * 1024 * 1024) + b"</Content></xml>"
+    for path, query in ((OA, signed_query()), (WECOM, {"timestamp": str(int(time.time())), "nonce": "1",
+                                                        "msg_signature": "0" * 40})):
+        started = time.monotonic()
+        status, _ = http(server, path, query, huge)
+        assert status == 413 and time.monotonic() - started < 5
+    assert http(server, OA, signed_query(), (b"<xml>" + b" " * MAX_BODY_BYTES + b"</xml>"))[0] == 413
+    assert "反诈助手" in content_of(http(server, OA, signed_query(), text_xml("你好").encode())[1])
+
+
+def test_chunked_oversized_body_is_not_read_to_the_end(server: str) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    connection = HTTPConnection(host, int(port), timeout=30)
+    chunks = iter([b"<xml><Content>"] + [b"B" * 16_384] * 5 + [b"</Content></xml>"])  # 80 KB, no length
+    connection.request("POST", f"{OA}?{urllib.parse.urlencode(signed_query())}", body=chunks,
+                       encode_chunked=True)
+    assert connection.getresponse().status == 413
+    connection.close()
+    assert "反诈助手" in content_of(http(server, OA, signed_query(), text_xml("你好").encode())[1])
+
+
+MARKER = "RAWBODY13812345678"
+
+
+@pytest.mark.parametrize("body", [
+    "<xml></xml>", f"<a>{MARKER}</a>", f"<xml><MsgType>text</MsgType><Content>{MARKER}</Content></xml>",
+    f"<xml><MsgType><a>{MARKER}</a></MsgType></xml>", "<xml><MsgType>text</MsgType><MsgType>text</MsgType></xml>",
+    f"<xml><MsgType>text</MsgType><FromUserName>o1</FromUserName><MsgId>{MARKER}</MsgId></xml>",
+    f"<xml><FromUserName><x>{MARKER}</x></FromUserName><MsgType>text</MsgType></xml>"])
+def test_malformed_messages_get_400_and_never_reach_the_log(running: tuple[str, Path], body: str) -> None:
+    url, log = running
+    assert http(url, OA, signed_query(), body.encode()) == (400, "bad request")
+    assert MARKER not in log.read_text(encoding="utf-8", errors="replace")
+
+
+def test_safe_mode_garbage_envelope_gets_400(running: tuple[str, Path]) -> None:
+    url, log = running
+    timestamp, nonce, encrypt = str(int(time.time())), str(next(_ids)), f"!!{MARKER}!!"
+    query = {"signature": sha1_of(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
+             "encrypt_type": "aes", "msg_signature": sha1_of(TOKEN, timestamp, nonce, encrypt)}
+    envelope = f"<xml><ToUserName>gh</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
+    assert http(url, OA, query, envelope.encode()) == (400, "bad request")
+    assert MARKER not in log.read_text(encoding="utf-8", errors="replace")
+
+
+def test_very_long_message_is_answered_with_the_truncation_note(running: tuple[str, Path],
+                                                                fake: FakeWeChat) -> None:
+    url, log = running
+    paste = "刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户，" + "我很害怕" * 5000 + MARKER
+    assert len(paste) > 20_000
+    status, reply = http(url, OA, signed_query(), text_xml(paste, openid="oLong").encode())
+    assert status == 200
+
+    def received() -> str:
+        later = [c.body["text"]["content"] for c in fake.of("message/custom/send") if c.body.get("touser") == "oLong"]
+        return "\n".join(([content_of(reply)] if reply != "success" else []) + later)
+
+    assert fake.wait_for(lambda: TRUNCATED_NOTICE in received(), 60), received()
+    answer = received()
+    assert f"前{MAX_TEXT_CHARS}个字" in answer and "96110" in answer
+    assert answer.index("96110") < answer.index(TRUNCATED_NOTICE)  # the answer first, then the note
+    assert MARKER not in log.read_text(encoding="utf-8", errors="replace")
+
+
+def wecom_texts(server: str, fake: FakeWeChat, user_id: str, text: str, until: str) -> str:
+    """Everything a WeCom user is told about ``text`` (passive reply and later app messages), once ``until`` shows."""
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    envelope = crypto.encrypt_message(text_xml(text, openid=user_id), str(next(_ids)), str(int(time.time())))
+    status, reply = http(server, WECOM, wecom_query(crypto, envelope), envelope.encode())
+    assert status == 200
+    passive = []
+    if reply != "success":
+        fields = xmltodict.parse(reply)["xml"]
+        plain = xmltodict.parse(crypto.decrypt_message(reply, fields["MsgSignature"], fields["TimeStamp"],
+                                                       fields["Nonce"]))["xml"]
+        assert plain["ToUserName"] == user_id
+        passive = [plain["Content"]]
+
+    def received() -> str:
+        later = [c.body["text"]["content"] for c in fake.of("message/send") if c.body.get("touser") == user_id]
+        return "\n".join(passive + later)
+
+    assert fake.wait_for(lambda: until in received(), 60), received()
+    return received()
+
+
+def test_wecom_cleans_invisible_characters_and_cuts_long_texts(server: str, fake: FakeWeChat) -> None:
+    hidden = "有人让我把银\u200b行\u2060卡借给他用，给我五百块钱"
+    assert "帮信罪" in wecom_texts(server, fake, "gridworker04", hidden, "帮信罪")
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    odd_id = crypto.encrypt_message(text_xml(hidden, openid="grid\u200bworker05"), str(next(_ids)),
+                                    str(int(time.time())))
+    assert http(server, WECOM, wecom_query(crypto, odd_id), odd_id.encode()) == (400, "bad request")
+    told = wecom_texts(server, fake, "gridworker06", hidden + "，真的" * 1500, TRUNCATED_NOTICE)
+    assert told.endswith(TRUNCATED_NOTICE) and len(told) > len(TRUNCATED_NOTICE) + 20
+
+
+# -- the replay guard and the message memory, with a fake clock ---------------------------------
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_guard_window_is_five_minutes_either_way() -> None:
+    clock = Clock()
+    guard = ReplayGuard(clock=clock)
+    now = int(clock.now)
+    assert guard.fresh(str(now)) and guard.fresh(str(now - 300)) and guard.fresh(str(now + 300))
+    assert not guard.fresh(str(now - 301)) and not guard.fresh(str(now + 301))
+    assert not any(guard.fresh(bad) for bad in ("", "abc", "1.5e9", " ", "١٨٠٠٠٠٠٠٠٠"))
+
+
+def test_guard_tells_new_retry_and_replay_apart_until_the_key_expires() -> None:
+    clock = Clock()
+    guard = ReplayGuard(clock=clock)
+    key = (str(int(clock.now)), "nonce-1", "sig")
+    assert guard.check(key, b"<xml>a</xml>") is Seen.NEW
+    assert guard.check(key, b"<xml>a</xml>") is Seen.RETRY
+    assert guard.check(key, b"<xml>b</xml>") is Seen.REPLAY
+    assert guard.check((key[0], "nonce-2", "sig"), b"<xml>b</xml>") is Seen.NEW
+    clock.now += 2 * guard.window - 1
+    assert guard.check(key, b"<xml>b</xml>") is Seen.REPLAY  # still remembered while it could be fresh
+    clock.now += 2
+    assert not guard.fresh(key[0])  # by the time it is forgotten, the timestamp is refused anyway
+    assert guard.check(key, b"<xml>b</xml>") is Seen.NEW
+
+
+def test_guard_and_message_memory_stay_bounded() -> None:
+    clock = Clock()
+    guard = ReplayGuard(limit=100, clock=clock)
+    for n in range(1000):
+        guard.check(("t", str(n), "s"), b"x")
+    assert len(guard._keys) == 100
+    assert guard.check(("t", "999", "s"), b"y") is Seen.REPLAY  # the newest are kept
+    seen = SeenMessages(ttl=10, limit=50, clock=clock)
+    assert all(seen.first_time(n) for n in range(500))
+    assert not seen.first_time(499) and seen.first_time(0)
+    clock.now += 11
+    assert seen.first_time(499)

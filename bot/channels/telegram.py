@@ -11,15 +11,25 @@ Private chats go to Rasa message by message. In groups the bot is quiet: it answ
 mentioned, when replied to, or on ``/check``; it warns on its own only about forwarded or
 long messages that are high risk with high confidence. Each resident keeps their own
 conversation inside a group (sender ``tg:<chat>:<user>``); replies go to the group.
+
+At the door: an update already handled (same ``update_id``, Telegram redelivering or a
+replay) is acknowledged and dropped; every text goes through :func:`bot.inbound.clean_text`
+(a cut-off text is answered, then told only the first part was read); buttons that act
+(the officer's alert confirm/cancel) carry an HMAC (:class:`CallbackSigner`), so forged
+callback data changes nothing. Logs carry ids and lengths, never a resident's words.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import logging
 import re
-from dataclasses import dataclass
+import secrets
+import traceback
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
@@ -34,11 +44,12 @@ from telegram.ext import AIORateLimiter, ExtBot
 from actions.knowledge import scenarios
 from actions.verdict import explain_scenario, risk
 from bot.alerts.service import AlertService, InvalidAlert, Refused
+from bot.channels.wechat_common import SeenMessages
 from bot.config import TelegramConfig
-from bot.fallback import OnNewMessage, hotline_fallback_text, response_text, with_safety_net
+from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, hotline_fallback_text, response_text, with_safety_net
+from bot.inbound import MAX_TEXT_CHARS, clean_text, normalise
 from bot.nlu_client import case_from_parse
 from bot.store import GroupRegistry
-from nlu.entities import redact
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +60,9 @@ GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 SEND_ATTEMPTS = 4
 DETAILS_PREFIX = "s_"
 ALERT_CALLBACK = "alert:"
+CALLBACK_BYTES = 64  # Telegram's limit on callback_data
+UPDATE_MEMORY = 20_000  # update ids remembered for de-duplication
+UPDATE_TTL = 24 * 3600  # Telegram keeps an undelivered update for 24 hours
 LIKE_THIS = re.compile(r"像这个|像这种|是这个|是这种|这个是不是|通报里")
 
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
@@ -61,6 +75,7 @@ class AlertDraft:
     title: str | None = None
     body: str | None = None
     regions: str | None = None
+    token: str = field(default_factory=lambda: secrets.token_hex(6))  # which preview a button belongs to
 
 
 def sender_id(chat_id: int, user_id: int | None, group: bool) -> str:
@@ -73,6 +88,50 @@ def chat_of(recipient_id: str) -> int:
     return int(recipient_id.split(":")[1])
 
 
+def failure(error: BaseException) -> str:
+    """An exception for the log without its message (messages can quote what a resident wrote)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}{where}"
+
+
+def callback_key(token: str) -> bytes:
+    """The key that signs callback data, derived from the bot token (the one secret every mode has)."""
+    return hmac.new(token.encode(), b"fraudbot telegram callback data v1", hashlib.sha256).digest()
+
+
+class CallbackSigner:
+    """Signs and checks the callback data of buttons that act.
+
+    Telegram passes callback data back as the client sent it, and a modified client can send
+    any data for any button; a button that changes state (the officer's alert confirm and
+    cancel) therefore carries an HMAC over the user who may press it and what it does.
+    """
+
+    MAC_CHARS = 16  # 96 bits, base64url
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, user_id: int, data: str) -> str:
+        digest = hmac.new(self._key, f"{user_id}:{data}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:12]).decode()
+
+    def sign(self, user_id: int, data: str) -> str:
+        """``data`` with its MAC appended; at most Telegram's 64 bytes."""
+        signed = f"{data}:{self._mac(user_id, data)}"
+        if len(signed.encode()) > CALLBACK_BYTES:
+            raise ValueError("callback data too long to sign")
+        return signed
+
+    def verify(self, user_id: int, signed: str) -> str | None:
+        """The data if ``signed`` was signed for ``user_id``; None for anything forged."""
+        data, _, mac = signed.rpartition(":")
+        if not data or len(mac) != self.MAC_CHARS:
+            return None
+        return data if hmac.compare_digest(mac.encode(), self._mac(user_id, data).encode()) else None
+
+
 def keyboard(buttons: list[dict[str, Any]] | None) -> InlineKeyboardMarkup | None:
     """Rasa buttons as an inline keyboard: payload buttons become callbacks, URL buttons links."""
     if not buttons:
@@ -82,7 +141,7 @@ def keyboard(buttons: list[dict[str, Any]] | None) -> InlineKeyboardMarkup | Non
         title = str(button.get("title") or button.get("payload") or "")
         if button.get("url"):
             rows.append([InlineKeyboardButton(title, url=button["url"])])
-        elif len(str(button.get("payload", "")).encode()) <= 64:  # Telegram's callback_data limit
+        elif len(str(button.get("payload", "")).encode()) <= CALLBACK_BYTES:
             rows.append([InlineKeyboardButton(title, callback_data=str(button["payload"]))])
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -149,6 +208,8 @@ class TelegramBridge:
         self._parse = parse
         self.alerts = alerts or AlertService()
         self._drafts: dict[int, AlertDraft] = {}  # officer's user id -> alert being written
+        self._updates = SeenMessages(ttl=UPDATE_TTL, limit=UPDATE_MEMORY)
+        self.signer = CallbackSigner(callback_key(config.token))
 
     @property
     def bot(self) -> Bot:
@@ -164,6 +225,9 @@ class TelegramBridge:
         if update is None:
             logger.warning("ignoring update that is not an object")
             return
+        if not self._updates.first_time(update.update_id):
+            logger.info("update %s already handled; ignored", update.update_id)
+            return
         try:
             if update.my_chat_member:
                 self._membership(update)
@@ -171,8 +235,8 @@ class TelegramBridge:
                 await self._button(update)
             elif update.message:
                 await self._message(update.message)
-        except Exception:
-            logger.exception("update %s failed", update.update_id)
+        except Exception as error:
+            logger.error("update %s failed: %s", update.update_id, failure(error))
 
     # -- membership -------------------------------------------------------------------------
 
@@ -202,9 +266,12 @@ class TelegramBridge:
         if query.data.startswith(ALERT_CALLBACK):
             await self._alert_decision(query.message.chat.id, query.from_user.id, query.data)
             return
+        payload = clean_text(query.data).text
+        if not payload:
+            return
         chat = query.message.chat
         group = chat.type in GROUP_TYPES
-        await self._to_rasa(query.data, chat.id, query.from_user.id, group,
+        await self._to_rasa(payload, chat.id, query.from_user.id, group,
                             reply_to=query.message.message_id if group else None)
 
     # -- messages ---------------------------------------------------------------------------
@@ -215,20 +282,23 @@ class TelegramBridge:
         registered = self.registry.get(REGISTRY_CHANNEL, str(chat.id)) if group else None
         if group and registered is None:
             self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
-        text = message.text or message.caption or ""
+        raw = message.text or message.caption or ""
+        cleaned = clean_text(raw)
+        text, truncated = cleaned.text, cleaned.truncated
         user_id = message.from_user.id if message.from_user else None
         if not group and user_id in self._drafts and not text.startswith("/"):
-            await self._alert_step(chat.id, user_id, text)
+            await self._alert_step(chat.id, user_id, normalise(raw))  # an officer's alert is not cut
         elif text.startswith("/"):
-            await self._command(message, text, group, user_id)
+            await self._command(message, text, group, user_id, truncated)
         elif not text.strip():
             if not group:
                 await self.sender.send(chat.id, response_text("utter_not_text"))
         elif not group:
-            await self._to_rasa(text, chat.id, user_id, group=False)
+            await self._to_rasa(text, chat.id, user_id, group=False, truncated=truncated)
         elif self._addressed(message):
             await self._to_rasa(self._without_mention(text), chat.id, user_id, group=True,
-                                reply_to=message.message_id, alert=self._alert_context(message, text))
+                                reply_to=message.message_id, alert=self._alert_context(message, text),
+                                truncated=truncated)
         elif registered is None or registered.autowarn:
             await self._maybe_warn(message, text)
 
@@ -247,7 +317,8 @@ class TelegramBridge:
         stripped = re.sub(rf"@{re.escape(self.bot.username)}", "", text, flags=re.IGNORECASE).strip()
         return stripped or "/greet"
 
-    async def _command(self, message: Message, text: str, group: bool, user_id: int | None) -> None:
+    async def _command(self, message: Message, text: str, group: bool, user_id: int | None,
+                       truncated: bool = False) -> None:
         head, _, rest = text.partition(" ")
         command, _, target = head[1:].partition("@")
         if target and target.lower() != (self.bot.username or "").lower():
@@ -264,12 +335,14 @@ class TelegramBridge:
             await self._to_rasa("/ask_what_bot_can_do", chat_id, user_id, group, reply_to)
         elif command == "check":
             replied = message.reply_to_message
-            target_text = (replied.text or replied.caption or "") if replied else rest
+            target = clean_text(replied.text or replied.caption or "") if replied else None
+            target_text = target.text if target else rest
             if not target_text.strip():
                 await self.sender.send(chat_id, response_text("utter_check_usage"), reply_to=reply_to)
             else:
                 await self._to_rasa(target_text, chat_id, user_id, group,
-                                    reply_to=replied.message_id if replied else reply_to)
+                                    reply_to=replied.message_id if replied else reply_to,
+                                    truncated=target.truncated if target else truncated)
         elif command in ("quiet", "autowarn") and group:
             await self._set_autowarn(message, enabled=command == "autowarn")
         elif command == "alert":
@@ -280,7 +353,7 @@ class TelegramBridge:
         elif command == "alert_status" and not group:
             await self._alert_status(chat_id, user_id, rest)
         elif not group:
-            await self._to_rasa(text, chat_id, user_id, group=False)
+            await self._to_rasa(text, chat_id, user_id, group=False, truncated=truncated)
 
     async def _set_autowarn(self, message: Message, enabled: bool) -> None:
         chat_id = message.chat.id
@@ -323,15 +396,26 @@ class TelegramBridge:
             draft.regions = text.strip()
             count = self.alerts.count_targets(draft.regions)
             preview = f"【警情通报】{draft.title}\n\n{draft.body}"
-            buttons = [{"title": "确认发送", "payload": f"{ALERT_CALLBACK}confirm"},
-                       {"title": "取消", "payload": f"{ALERT_CALLBACK}cancel"}]
+            buttons = [{"title": "确认发送", "payload": self._alert_button(user_id, draft, "confirm")},
+                       {"title": "取消", "payload": self._alert_button(user_id, draft, "cancel")}]
             await self.sender.send(chat_id, f"预览：\n\n{preview}\n\n发往：{draft.regions}（共 {count} 个群）", buttons)
 
+    def _alert_button(self, user_id: int, draft: AlertDraft, action: str) -> str:
+        """Signed callback data of a preview's button: only this officer, only this draft."""
+        return self.signer.sign(user_id, f"{ALERT_CALLBACK}{action}:{draft.token}")
+
     async def _alert_decision(self, chat_id: int, user_id: int, data: str) -> None:
-        draft = self._drafts.pop(user_id, None)
-        if draft is None or draft.regions is None:
+        verified = self.signer.verify(user_id, data)
+        if verified is None:
+            logger.warning("forged alert button from user %s refused (%d bytes)", user_id, len(data.encode()))
             return
-        if data != f"{ALERT_CALLBACK}confirm":
+        action, _, token = verified[len(ALERT_CALLBACK):].partition(":")
+        draft = self._drafts.get(user_id)
+        if draft is None or draft.regions is None or draft.token != token:
+            await self.sender.send(chat_id, "这个按钮已经失效了。要发通报，请重新发送 /alert。")
+            return
+        self._drafts.pop(user_id, None)
+        if action != "confirm":
             await self.sender.send(chat_id, "已取消，本次通报没有发出。")
             return
         try:
@@ -399,8 +483,13 @@ class TelegramBridge:
     # -- Rasa -------------------------------------------------------------------------------
 
     async def _to_rasa(self, text: str, chat_id: int, user_id: int | None, group: bool,
-                       reply_to: int | None = None, alert: dict[str, Any] | None = None) -> None:
-        """Send a message to Rasa and deliver its replies; never silent, never 'I don't understand' in a group."""
+                       reply_to: int | None = None, alert: dict[str, Any] | None = None,
+                       truncated: bool = False) -> None:
+        """Send a cleaned text to Rasa and deliver its replies; never silent, never 'I don't understand' in a group.
+
+        A text cut at MAX_TEXT_CHARS is answered first, then followed by the note that only the
+        first part was read (the answer leads: for money already sent, 110 comes first).
+        """
         collector = CollectingOutputChannel()
         conversation = sender_id(chat_id, user_id, group)
         await self._on_new_message(UserMessage(text, collector, conversation, input_channel=CHANNEL,
@@ -408,9 +497,12 @@ class TelegramBridge:
         replies = collector.messages
         if group:
             replies = self._for_group(replies)
+        if truncated:
+            replies = [*replies, {"text": TRUNCATED_NOTICE}]
         for reply in replies:
             await self.sender.send(chat_id, reply.get("text") or "", reply.get("buttons"), reply_to=reply_to)
-        logger.debug("answered %s: %s", conversation, redact(text[:100]))
+        logger.debug("answered %s (%d characters%s)", conversation, len(text),
+                     f", cut at {MAX_TEXT_CHARS}" if truncated else "")
 
     @staticmethod
     def _for_group(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:

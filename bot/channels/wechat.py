@@ -1,8 +1,10 @@
 """WeChat Official Account (公众号) channel on wechatpy 1.8: how most residents reach a police account.
 
 ``/webhooks/wechat_oa/webhook``: GET is WeChat's URL verification; POST carries messages in
-plaintext or safe mode (AES). The signature is checked on every request (forged or missing:
-403, nothing processed). Text and recognised voice go to Rasa; a subscription gets the
+plaintext or safe mode (AES). Every request is checked before anything else
+(:func:`bot.channels.wechat_common.admit`): timestamp within 5 minutes, body at most 64 KB,
+signature valid (forged or missing: 403, nothing processed), and a signature + nonce never
+reused with another body. Text and recognised voice go to Rasa; a subscription gets the
 welcome message; other message types get a polite answer of what the bot can read now.
 Configuration comes from the environment (WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID,
 WECHAT_SECRET) or credentials.yml.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
@@ -25,7 +27,16 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
-from bot.channels.wechat_common import SUCCESS, PassiveOrLater, SeenMessages, UnsafeXml, answer_message, checked_xml
+from bot.channels.wechat_common import (
+    SUCCESS,
+    PassiveOrLater,
+    ReplayGuard,
+    SeenMessages,
+    admit,
+    answer_message,
+    checked_xml,
+    conversation_of,
+)
 from bot.config import setting
 from bot.fallback import OnNewMessage
 from bot.senders.wechat import official_account_client
@@ -34,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "wechat_oa"
 PASSIVE_TIMEOUT = 4.0  # WeChat gives up on the passive reply after 5 s
+REPLAY_KEY = ("timestamp", "nonce", "signature")  # the same in plaintext and safe mode
 
 
 class OfficialAccountInput(InputChannel):
@@ -53,11 +65,12 @@ class OfficialAccountInput(InputChannel):
                                                   str(PASSIVE_TIMEOUT))))
 
     def __init__(self, token: str, aes_key: str = "", appid: str = "", secret: str = "",
-                 passive_timeout: float = PASSIVE_TIMEOUT) -> None:
+                 passive_timeout: float = PASSIVE_TIMEOUT, clock: Callable[[], float] = time.time) -> None:
         self.token, self.aes_key, self.appid, self.secret = token, aes_key, appid, secret
         self.passive_timeout = passive_timeout
         self.crypto = WeChatCrypto(token, aes_key, appid) if aes_key and appid else None
         self.seen = SeenMessages()
+        self.guard = ReplayGuard(clock=clock)
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
         """Customer-service messages for answers that missed the 5-second window."""
@@ -66,8 +79,8 @@ class OfficialAccountInput(InputChannel):
         for text in texts:
             try:
                 await asyncio.to_thread(client.message.send_text, openid, text)
-            except Exception:
-                logger.exception("customer-service message to a resident failed")
+            except Exception as error:  # the client's errors may quote the request; keep only the kind
+                logger.error("customer-service message to a resident failed: %s", type(error).__name__)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = Blueprint("wechat_oa_webhook", __name__)
@@ -79,37 +92,22 @@ class OfficialAccountInput(InputChannel):
 
         @blueprint.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
-            if not self._signed(request):
+            if not self.guard.fresh(request.args.get("timestamp", "")) or not self._signed(request):
                 return response.text("forbidden", status=403)
             return response.text(request.args.get("echostr", ""))
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            if not self._signed(request):
-                logger.warning("WeChat request with a forged or missing signature refused")
-                return response.text("forbidden", status=403)
-            safe_mode = request.args.get("encrypt_type") == "aes"
-            try:
-                xml = checked_xml(request.body)
-                if safe_mode:
-                    if self.crypto is None:
-                        return response.text("safe mode not configured", status=400)
-                    xml = checked_xml(self.crypto.decrypt_message(
-                        xml, request.args.get("msg_signature", ""), request.args.get("timestamp", ""),
-                        request.args.get("nonce", "")))
-                message = parse_message(xml)
-            except InvalidSignatureException:
-                return response.text("forbidden", status=403)
-            except (UnsafeXml, KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
-                logger.warning("refused WeChat body: %s", type(error).__name__)
-                return response.text("bad request", status=400)
+            message = await admit(request, self.guard, CHANNEL, self._read_xml, parse_message, REPLAY_KEY)
+            if isinstance(message, HTTPResponse):
+                return message
             texts = await self._answer(message, answerer)
             if not texts:
                 return response.text(SUCCESS)
             reply = create_reply(texts[0], message).render()
             if len(texts) > 1:  # the rest through the customer-service API
-                asyncio.ensure_future(self._send_later(f"wx:{message.source}", texts[1:]))
-            if safe_mode:
+                asyncio.ensure_future(self._send_later(conversation_of("wx", message), texts[1:]))
+            if request.args.get("encrypt_type") == "aes":
                 reply = self.crypto.encrypt_message(reply, request.args.get("nonce", ""),
                                                     request.args.get("timestamp") or str(int(time.time())))
             return response.text(reply, content_type="application/xml")
@@ -125,8 +123,22 @@ class OfficialAccountInput(InputChannel):
             return False
         return bool(self.token)
 
+    def _read_xml(self, request: Request, body: bytes) -> str:
+        """The message XML of a signed request, decrypted in safe mode; raises on anything else."""
+        if not self._signed(request):
+            raise InvalidSignatureException()
+        xml = checked_xml(body)
+        if request.args.get("encrypt_type") != "aes":
+            return xml
+        if self.crypto is None:
+            raise ValueError("safe mode not configured")
+        args = request.args
+        return checked_xml(self.crypto.decrypt_message(xml, args.get("msg_signature", ""),
+                                                       args.get("timestamp", ""), args.get("nonce", "")))
+
     async def _answer(self, message: Any, answerer: PassiveOrLater) -> list[str] | None:
         """Texts for a passive reply, or None for ``success`` (retry, event, or answer later)."""
         text = message.content if message.type == "text" else \
             getattr(message, "recognition", None) if message.type == "voice" else None
-        return await answer_message(message, self.seen, answerer, f"wx:{message.source}", text, "subscribe")
+        return await answer_message(message, self.seen, answerer, conversation_of("wx", message), text,
+                                    "subscribe")

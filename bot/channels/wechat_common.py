@@ -1,33 +1,50 @@
 """What the WeChat Official Account and WeCom connectors share.
 
+- A callback is admitted in a fixed order (:func:`admit`): its ``timestamp`` must be within
+  ``TIMESTAMP_WINDOW`` seconds of now, its body at most ``MAX_BODY_BYTES`` (413 without reading
+  further), its signature valid, and its (timestamp, nonce, signature) not already used with
+  another body (:class:`ReplayGuard`). The plaintext signature covers only the token, timestamp
+  and nonce, so without the replay check a captured signature would carry any body.
 - XML from the network is checked with defusedxml before anything parses it: DTDs, entity
-  expansion and external entities are refused (an XML bomb never expands).
+  expansion and external entities are refused (an XML bomb never expands). Malformed bodies
+  get 400; only the kind of error is logged, never the body.
 - WeChat waits 5 s for the passive reply and retries the same message three times:
   :class:`PassiveOrLater` answers passively when Rasa is fast, otherwise says ``success`` and
   delivers the answer later through the customer-service API; :class:`SeenMessages` makes a
   retried message processed once and answered once.
+- A resident's text goes through :func:`bot.inbound.clean_text`; a cut-off text is still
+  answered, followed by a note that only the first part was read.
 - Rasa may reply in several messages; WeChat's passive reply is one, so they are merged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from enum import Enum
+from typing import Any, Awaitable, Callable, Hashable
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sanic import response
+from sanic.exceptions import PayloadTooLarge
+from sanic.request import Request
+from wechatpy.exceptions import InvalidSignatureException
 
-from bot.fallback import OnNewMessage, response_text, with_safety_net
+from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, response_text, with_safety_net
+from bot.inbound import MAX_TEXT_CHARS, CleanText, clean_text, normalise
 from bot.senders import utf8_truncate
 
 logger = logging.getLogger(__name__)
 
 PASSIVE_REPLY_BYTES = 2048  # one WeChat text message
 SUCCESS = "success"  # tells WeChat "received, no passive reply"
+MAX_BODY_BYTES = 64 * 1024  # WeChat's XML callbacks are a few KB at most
+TIMESTAMP_WINDOW = 300.0  # seconds a callback's timestamp may differ from our clock
 
 
 class UnsafeXml(ValueError):
@@ -42,6 +59,28 @@ def checked_xml(body: bytes | str) -> str:
     except (DefusedXmlException, SyntaxError, ValueError) as error:
         raise UnsafeXml(type(error).__name__) from error
     return text
+
+
+def parsed_message(xml: str, parse: Callable[[str], Any]) -> Any:
+    """A wechatpy message from checked XML; UnsafeXml when it is not a message from someone.
+
+    wechatpy raises TypeError, AttributeError, KeyError or ValueError on odd shapes (an empty
+    ``<xml/>``, a nested ``<MsgType>``, a MsgId that is not a number, the last only when the
+    field is first read), and accepts a message without a sender; all of these are one kind of
+    bad request here. The sender id is both the conversation key and the address
+    of later replies, so an id that :func:`bot.inbound.normalise` would change (invisible or
+    control characters: never in a real openid or WeCom user id) is refused, not rewritten.
+    """
+    try:
+        message = parse(xml)
+        for name in getattr(type(message), "_fields", {}):  # fields convert lazily: a bad MsgId raises here
+            getattr(message, name)
+    except Exception as error:  # wechatpy's parser raises many kinds on hostile shapes
+        raise UnsafeXml(type(error).__name__) from error
+    source = getattr(message, "source", None)
+    if not isinstance(source, str) or not source or normalise(source) != source:
+        raise UnsafeXml("no usable sender id")
+    return message
 
 
 def merge_replies(messages: list[dict[str, Any]]) -> list[str]:
@@ -67,23 +106,156 @@ def merge_replies(messages: list[dict[str, Any]]) -> list[str]:
     return merged
 
 
+class ExpiringMap:
+    """Keys remembered for ``ttl`` seconds, at most ``limit`` of them (the oldest go first).
+
+    Memory stays bounded whatever arrives: entries leave in insertion order, which is also
+    their expiry order because every entry lives equally long.
+    """
+
+    def __init__(self, ttl: float, limit: int, clock: Callable[[], float]) -> None:
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._ttl, self._limit, self._clock = ttl, limit, clock
+
+    def _expire(self) -> float:
+        now = self._clock()
+        while self._entries and next(iter(self._entries.values()))[0] < now - self._ttl:
+            self._entries.popitem(last=False)
+        return now
+
+    def get(self, key: Hashable) -> Any:
+        """The value kept for ``key``, or None when it was never seen or has expired."""
+        self._expire()
+        entry = self._entries.get(key)
+        return entry[1] if entry else None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Remember ``key`` from now on (a key already present keeps its first time)."""
+        now = self._expire()
+        if key in self._entries:
+            return
+        while len(self._entries) >= self._limit:
+            self._entries.popitem(last=False)
+        self._entries[key] = (now, value)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class SeenMessages:
     """Message ids seen in the last ``ttl`` seconds (WeChat retries within about 15 s)."""
 
     def __init__(self, ttl: float = 300, limit: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._ttl, self._limit, self._clock = ttl, limit, clock
+        self._seen = ExpiringMap(ttl, limit, clock)
 
-    def first_time(self, key: str) -> bool:
+    def first_time(self, key: Hashable) -> bool:
         """True the first time ``key`` is seen; False for a retry."""
-        now = self._clock()
-        while self._seen and (next(iter(self._seen.values())) < now - self._ttl or len(self._seen) > self._limit):
-            self._seen.popitem(last=False)
-        if key in self._seen:
+        if self._seen.get(key) is not None:
             return False
-        self._seen[key] = now
+        self._seen.put(key, True)
         return True
+
+
+class Seen(Enum):
+    """What the replay guard knows about a signed request."""
+
+    NEW = "new"
+    RETRY = "retry"  # the same signature, nonce and timestamp with the same body
+    REPLAY = "replay"  # the same signature, nonce and timestamp with another body
+
+
+class ReplayGuard:
+    """Refuses callbacks outside the timestamp window and signatures reused with another body.
+
+    A key (timestamp, nonce, signature) is remembered with a digest of its body for twice the
+    window: a request is only fresh while its timestamp is within the window, so by then it
+    is refused anyway. A byte-identical repeat is WeChat retrying (or a harmless replay of a
+    message already answered); it is told ``success`` like any retried MsgId. Only signed
+    requests reach :meth:`check`, so only WeChat's own traffic fills the ``limit``.
+    """
+
+    def __init__(self, window: float = TIMESTAMP_WINDOW, limit: int = 100_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.window = window
+        self._clock = clock
+        self._keys = ExpiringMap(2 * window, limit, clock)
+
+    def fresh(self, timestamp: str) -> bool:
+        """Whether a callback's ``timestamp`` (Unix seconds, ASCII digits) is within the window of now."""
+        if not isinstance(timestamp, str) or not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        return abs(self._clock() - int(timestamp)) <= self.window
+
+    def check(self, key: tuple[str, ...], body: bytes) -> Seen:
+        """Record a verified request; NEW, a RETRY of the same body, or a REPLAY with another body."""
+        digest = hashlib.sha256(body).hexdigest()
+        known = self._keys.get(key)
+        if known is None:
+            self._keys.put(key, digest)
+            return Seen.NEW
+        return Seen.RETRY if known == digest else Seen.REPLAY
+
+
+async def bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body of a streamed request, or None when it is larger than ``limit``.
+
+    A declared Content-Length over the limit is refused before a byte is read (Sanic then
+    discards the rest); a chunked body is read only up to the limit.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    request.stream.request_max_size = limit
+    try:
+        await request.receive_body()
+    except PayloadTooLarge:
+        return None
+    return request.body or b""
+
+
+ReadXml = Callable[[Request, bytes], str]
+Parse = Callable[[str], Any]
+
+
+async def admit(request: Request, guard: ReplayGuard, channel: str, read_xml: ReadXml, parse: Parse,
+                key_args: tuple[str, ...]) -> Any:
+    """The parsed message of a callback, or the response that refuses or settles it.
+
+    In this order, so nothing costly happens for a request that fails an earlier check: the
+    timestamp window (403), the body size (413), the signature and the XML checks in
+    ``read_xml`` (403 / 400), the replay guard on ``key_args`` (403; ``success`` for a
+    byte-identical repeat), then ``parse`` (400).
+    """
+    args = request.args
+    if not guard.fresh(args.get("timestamp", "")):
+        logger.warning("%s callback with a timestamp outside the %ds window refused", channel, guard.window)
+        return response.text("forbidden", status=403)
+    body = await bounded_body(request)
+    if body is None:
+        logger.warning("%s callback body over %d bytes refused", channel, MAX_BODY_BYTES)
+        return response.text("payload too large", status=413)
+    try:
+        xml = read_xml(request, body)
+    except InvalidSignatureException:
+        logger.warning("%s callback with a forged or missing signature refused", channel)
+        return response.text("forbidden", status=403)
+    except Exception as error:  # decryption and decoding raise many kinds on hostile bodies
+        kind = error if isinstance(error, UnsafeXml) else type(error).__name__  # UnsafeXml says only the kind
+        logger.warning("%s callback body refused: %s", channel, kind)
+        return response.text("bad request", status=400)
+    seen = guard.check(tuple(args.get(name, "") for name in key_args), body)
+    if seen is Seen.REPLAY:
+        logger.warning("%s callback reusing a signature with another body refused", channel)
+        return response.text("forbidden", status=403)
+    if seen is Seen.RETRY:
+        logger.info("%s callback repeated byte for byte; already handled", channel)
+        return response.text(SUCCESS)
+    try:
+        return parsed_message(xml, parse)
+    except UnsafeXml as error:
+        logger.warning("%s callback body refused: %s", channel, error)
+        return response.text("bad request", status=400)
 
 
 Deliver = Callable[[str, list[str]], Awaitable[None]]
@@ -100,12 +272,15 @@ class PassiveOrLater:
         self._deliver_later = deliver_later
         self._pending: set[asyncio.Task] = set()
 
-    async def _ask(self, sender: str, text: str) -> list[str]:
+    async def _ask(self, sender: str, text: CleanText) -> list[str]:
         collector = CollectingOutputChannel()
-        await self._on_new_message(UserMessage(text, collector, sender, input_channel=self._channel))
-        return merge_replies(collector.messages)
+        await self._on_new_message(UserMessage(text.text, collector, sender, input_channel=self._channel))
+        messages = collector.messages
+        if text.truncated:  # after the answer, so 110 still comes first when money is gone
+            messages = [*messages, {"text": TRUNCATED_NOTICE}]
+        return merge_replies(messages)
 
-    async def answer(self, sender: str, text: str) -> list[str] | None:
+    async def answer(self, sender: str, text: CleanText) -> list[str] | None:
         """The texts to reply passively, or None when the answer will come later."""
         task = asyncio.create_task(self._ask(sender, text))
         done, _ = await asyncio.wait({task}, timeout=self._timeout)
@@ -126,12 +301,18 @@ class PassiveOrLater:
         delivery.add_done_callback(self._pending.discard)
 
 
+def conversation_of(prefix: str, message: Any) -> str:
+    """The conversation key of a message's sender (an openid or WeCom user id, normalised)."""
+    return f"{prefix}:{normalise(message.source)}"
+
+
 async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLater, conversation: str,
-                         text: str | None, welcome_event: str) -> list[str] | None:
+                         text: object, welcome_event: str) -> list[str] | None:
     """Texts for a passive reply to a parsed WeChat/WeCom message, or None for ``success``.
 
     A retried message (same MsgId) and events other than ``welcome_event`` get ``success``;
-    anything without text gets the note of what the bot can read.
+    anything without text gets the note of what the bot can read. ``text`` is whatever the
+    XML carried (wechatpy gives a dict for nested elements); it is cleaned here.
     """
     key = str(getattr(message, "id", None) or f"{message.source}:{message.time}:{message.type}")
     if not seen.first_time(key):
@@ -139,6 +320,9 @@ async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLa
         return None
     if message.type == "event":
         return [response_text("utter_wechat_welcome")] if getattr(message, "event", "") == welcome_event else None
-    if not text or not text.strip():
+    cleaned = clean_text(text)
+    if not cleaned.text:
         return [response_text("utter_wechat_unsupported")]
-    return await answerer.answer(conversation, text)
+    if cleaned.truncated:
+        logger.info("text from %s cut to %d characters", conversation, MAX_TEXT_CHARS)
+    return await answerer.answer(conversation, cleaned)

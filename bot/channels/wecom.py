@@ -1,8 +1,9 @@
 """WeCom app (企业微信应用) channel: the same 1:1 consultation for staff and grid workers (网格员).
 
 ``/webhooks/wecom/webhook`` is the app's callback URL: GET verifies it (the echostr is
-decrypted), POST carries encrypted messages (``wechatpy.enterprise``). Same 5-second rule,
-deduplication and XML checks as the Official Account (:mod:`bot.channels.wechat_common`).
+decrypted), POST carries encrypted messages (``wechatpy.enterprise``). Same timestamp window,
+body limit, replay guard, 5-second rule, deduplication and XML checks as the Official Account
+(:mod:`bot.channels.wechat_common`).
 Configuration: WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID, WECOM_SECRET, WECOM_AGENT_ID.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
@@ -23,7 +24,16 @@ from wechatpy.enterprise.replies import create_reply
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.channels.wechat import PASSIVE_TIMEOUT
-from bot.channels.wechat_common import SUCCESS, PassiveOrLater, SeenMessages, UnsafeXml, answer_message, checked_xml
+from bot.channels.wechat_common import (
+    SUCCESS,
+    PassiveOrLater,
+    ReplayGuard,
+    SeenMessages,
+    admit,
+    answer_message,
+    checked_xml,
+    conversation_of,
+)
 from bot.config import setting
 from bot.fallback import OnNewMessage
 from bot.senders.wechat import wecom_client
@@ -31,6 +41,7 @@ from bot.senders.wechat import wecom_client
 logger = logging.getLogger(__name__)
 
 CHANNEL = "wecom"
+REPLAY_KEY = ("timestamp", "nonce", "msg_signature")  # WeCom signs only with msg_signature
 
 
 class WeComInput(InputChannel):
@@ -51,11 +62,12 @@ class WeComInput(InputChannel):
                                                   str(PASSIVE_TIMEOUT))))
 
     def __init__(self, token: str, aes_key: str, corp_id: str, secret: str = "", agent_id: str = "",
-                 passive_timeout: float = PASSIVE_TIMEOUT) -> None:
+                 passive_timeout: float = PASSIVE_TIMEOUT, clock: Callable[[], float] = time.time) -> None:
         self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
         self.passive_timeout = passive_timeout
         self.crypto = WeChatCrypto(token, aes_key, corp_id) if token and aes_key and corp_id else None
         self.seen = SeenMessages()
+        self.guard = ReplayGuard(clock=clock)
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
         user_id = sender.split(":", 1)[1]
@@ -63,8 +75,8 @@ class WeComInput(InputChannel):
         for text in texts:
             try:
                 await asyncio.to_thread(client.message.send_text, self.agent_id, user_id, text)
-            except Exception:
-                logger.exception("WeCom app message to a user failed")
+            except Exception as error:  # the client's errors may quote the request; keep only the kind
+                logger.error("WeCom app message to a user failed: %s", type(error).__name__)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = Blueprint("wecom_webhook", __name__)
@@ -79,6 +91,8 @@ class WeComInput(InputChannel):
             if self.crypto is None:
                 return response.text("not configured", status=503)
             args = request.args
+            if not self.guard.fresh(args.get("timestamp", "")):
+                return response.text("forbidden", status=403)
             try:
                 echo = self.crypto.check_signature(args.get("msg_signature", ""), args.get("timestamp", ""),
                                                    args.get("nonce", ""), args.get("echostr", ""))
@@ -86,34 +100,34 @@ class WeComInput(InputChannel):
                 return response.text("forbidden", status=403)
             return response.text(echo if isinstance(echo, str) else echo.decode())
 
-        @blueprint.route("/webhook", methods=["POST"])
+        @blueprint.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             if self.crypto is None:
                 return response.text("not configured", status=503)
-            args = request.args
-            try:
-                envelope = checked_xml(request.body)
-                xml = checked_xml(self.crypto.decrypt_message(envelope, args.get("msg_signature", ""),
-                                                              args.get("timestamp", ""), args.get("nonce", "")))
-                message = parse_message(xml)
-            except InvalidSignatureException:
-                logger.warning("WeCom request with a forged or missing signature refused")
-                return response.text("forbidden", status=403)
-            except (UnsafeXml, KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
-                logger.warning("refused WeCom body: %s", type(error).__name__)
-                return response.text("bad request", status=400)
+            message = await admit(request, self.guard, CHANNEL, self._read_xml, parse_message, REPLAY_KEY)
+            if isinstance(message, HTTPResponse):
+                return message
             texts = await self._answer(message, answerer)
             if not texts:
                 return response.text(SUCCESS)
             if len(texts) > 1:
-                asyncio.ensure_future(self._send_later(f"wecom:{message.source}", texts[1:]))
+                asyncio.ensure_future(self._send_later(conversation_of("wecom", message), texts[1:]))
             reply = create_reply(texts[0], message).render()
+            args = request.args
             encrypted = self.crypto.encrypt_message(reply, args.get("nonce", ""),
                                                     args.get("timestamp") or str(int(time.time())))
             return response.text(encrypted, content_type="application/xml")
 
         return blueprint
 
+    def _read_xml(self, request: Request, body: bytes) -> str:
+        """The decrypted message XML; InvalidSignatureException when msg_signature does not match."""
+        args = request.args
+        envelope = checked_xml(body)
+        return checked_xml(self.crypto.decrypt_message(envelope, args.get("msg_signature", ""),
+                                                       args.get("timestamp", ""), args.get("nonce", "")))
+
     async def _answer(self, message: Any, answerer: PassiveOrLater) -> list[str] | None:
         text = message.content if message.type == "text" else None
-        return await answer_message(message, self.seen, answerer, f"wecom:{message.source}", text, "enter_agent")
+        return await answer_message(message, self.seen, answerer, conversation_of("wecom", message), text,
+                                    "enter_agent")
