@@ -1,4 +1,7 @@
-"""Editing, validation, accounts and statistics of the web admin, without a browser."""
+"""Editing, validation, password hashes and statistics of the web admin, without a browser.
+
+Logins, throttling and sessions are in test_admin_security.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import yaml
 
 from actions.server import render
 from bot.admin import content
-from bot.admin.accounts import MAX_FAILURES, Accounts, LoginRefused, check_password, hash_password
+from bot.admin.accounts import check_password, hash_password
 from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, read_files, training_key, unified_diff
 from bot.admin.stats import CHINA, chart_svg, overview
 from bot.admin.validation import own_problems, validate_files
@@ -144,28 +147,6 @@ def test_passwords_are_scrypt_hashes() -> None:
     assert check_password("a long enough password", stored)
     assert not check_password("a long enough passwore", stored)
     assert not check_password("x", "not a hash")
-
-
-def test_login_sessions_and_lockout(tmp_path: Path) -> None:
-    accounts = Accounts(f"sqlite:///{tmp_path / 'store.db'}")
-    with pytest.raises(ValueError):
-        accounts.create("li", "李", "admin", "short")
-    accounts.create("li", "李警官", "admin", "a long enough password")
-    token = accounts.login("li", "a long enough password")
-    user = accounts.user(token)
-    assert user is not None and user.login == "li" and user.is_admin and len(user.csrf) >= 24
-    accounts.logout(token)
-    assert accounts.user(token) is None
-    with pytest.raises(LoginRefused, match="用户名或密码不对"):
-        accounts.login("nobody", "a long enough password")
-    for _ in range(MAX_FAILURES - 1):
-        with pytest.raises(LoginRefused, match="用户名或密码不对"):
-            accounts.login("li", "wrong password")
-    with pytest.raises(LoginRefused, match="锁定"):
-        accounts.login("li", "wrong password")
-    with pytest.raises(LoginRefused, match="锁定"):  # even the right password, while locked
-        accounts.login("li", "a long enough password")
-    assert accounts.user("forged-token") is None
 
 
 def test_overview_counts_consultations_per_scenario_and_day(tmp_path: Path) -> None:

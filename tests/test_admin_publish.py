@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from bot.admin import content
-from bot.admin.content import SCENARIOS, Draft, read_files, training_key, write_files
+from bot.admin.content import DOMAIN, SCENARIOS, Draft, read_files, training_key, write_files
 from bot.admin.history import History
 from bot.admin.publish import Job, Publisher, PublishFailed
 from bot.admin.validation import Problem
@@ -69,6 +71,23 @@ def run(publisher: Publisher, start: object) -> Job:
     return asyncio.run(go())
 
 
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def make_would_retrain(publisher: Publisher) -> bool:
+    """The Makefile's rule: the model is rebuilt when a training file is newer than it."""
+    root = publisher.config.live_root
+    newest = max((root / path).stat().st_mtime_ns for path in read_files(root)
+                 if not path.startswith(content.RUNTIME_PREFIX))
+    return newest > publisher.config.live_model.stat().st_mtime_ns
+
+
+def file_states(root: Path) -> dict[str, tuple[int, int]]:
+    """Each content file's mode and modification time."""
+    return {path: (mode(root / path), (root / path).stat().st_mtime_ns) for path in read_files(root)}
+
+
 def edit_advice(publisher: Publisher, truth: str) -> None:
     publisher.draft.save({SCENARIOS: content.edit_scenario(publisher.draft.read(SCENARIOS), "romance", {
         "name": "网络婚恋交友（杀猪盘）", "situation": "online", "truth": truth, "advice": "不要转账"})})
@@ -95,10 +114,13 @@ def test_retrained_model_is_loaded_everywhere_then_installed(tmp_path: Path, rep
     assert publisher.needs_training()
     trained = publisher.trainer.models_dir / f"{training_key(publisher.draft.files())}.tar.gz"
     trained.write_bytes(b"the new model")  # trained before (say, for the candidate): reused
+    publisher.config.live_model.chmod(0o640)
     job = run(publisher, lambda: publisher.publish("chen", "规则"))
     assert job.state == "done", job.error
     assert [r.loaded for r in replicas] == [[str(trained)], [str(trained)]]
     assert publisher.config.live_model.read_bytes() == b"the new model"
+    assert mode(publisher.config.live_model) == 0o640
+    assert not make_would_retrain(publisher)
     assert (publisher.config.live_root / "stories" / "rules.yml").read_text("utf-8") == rules
     assert publisher.history.list()[0].how == "retrained"
 
@@ -158,3 +180,45 @@ def test_a_draft_older_than_the_live_files_cannot_overwrite_them(tmp_path: Path,
     with pytest.raises(PublishFailed, match="放弃草稿"):
         publisher.publish("chen", "旧草稿")
     assert "# 又更新了" in live_scenarios.read_text("utf-8")
+
+
+def test_putting_live_rewrites_only_what_changed_and_keeps_modes(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    """A response text edit must not make the next `make serve` retrain, nor hide files behind 0600."""
+    publisher = publisher_for(tmp_path, replicas)
+    live = publisher.config.live_root
+    for index, path in enumerate(read_files(live)):  # as a deployment left them: readable, trained long ago
+        (live / path).chmod(0o664 if index % 2 else 0o644)
+        os.utime(live / path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    before = file_states(live)
+    assert not make_would_retrain(publisher)
+    publisher.draft.save({DOMAIN: content.edit_response(publisher.draft.read(DOMAIN), "utter_greet",
+                                                        [("您好！有可疑的电话、短信，发给我看看。", "")])})
+    edit_advice(publisher, "没见过面的恋人一谈钱，就是骗子。")
+    assert not publisher.needs_training()
+    job = run(publisher, lambda: publisher.publish("chen", "问候语"))
+    assert job.state == "done", job.error
+    after = file_states(live)
+    assert {path for path in before if after[path][1] != before[path][1]} == {DOMAIN, SCENARIOS}
+    assert {path: state[0] for path, state in after.items()} == {path: state[0] for path, state in before.items()}
+    assert "有可疑的电话、短信，发给我看看" in (live / DOMAIN).read_text("utf-8")
+    assert publisher.config.live_model.read_bytes() == b"the live model" and not make_would_retrain(publisher)
+
+    job = run(publisher, lambda: publisher.restore(1, "li"))  # the same way back
+    assert job.state == "done", job.error
+    restored = file_states(live)
+    assert read_files(live) == read_files(ROOT)
+    assert {path for path in after if restored[path][1] != after[path][1]} == {DOMAIN, SCENARIOS}
+    assert {path: state[0] for path, state in restored.items()} == {path: state[0] for path, state in before.items()}
+    assert not make_would_retrain(publisher)
+
+
+def test_a_stale_live_model_is_not_made_to_look_current(tmp_path: Path, replicas: list[FakeRasa]) -> None:
+    """If make was going to retrain anyway (training files changed by hand), publishing must not hide it."""
+    publisher = publisher_for(tmp_path, replicas)
+    os.utime(publisher.config.live_model, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    assert make_would_retrain(publisher)
+    edit_advice(publisher, "新的说法")
+    job = run(publisher, lambda: publisher.publish("chen", "建议"))
+    assert job.state == "done", job.error
+    assert publisher.config.live_model.stat().st_mtime_ns == 1_700_000_000_000_000_000
+    assert make_would_retrain(publisher)

@@ -14,7 +14,9 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,19 +49,39 @@ def read_files(root: Path) -> Files:
 
 
 def write_files(root: Path, files: Files, remove_others: bool = True) -> None:
-    """Write ``files`` under ``root``, each atomically (a reader never sees half a file)."""
+    """Write ``files`` under ``root``: only those whose text changed, each atomically.
+
+    An unchanged file is not touched at all (its modification time is what ``make`` compares
+    with the model's), and a rewritten one keeps its mode.
+    """
     for relative, text in files.items():
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
+        write_atomically(target, text)
     if remove_others:
         for relative in set(read_files(root)) - set(files):
             (root / relative).unlink()
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Replace ``target`` so that a reader never sees half a file.
+
+    The new file keeps the old one's mode; a new file gets the mode the umask gives any new
+    file (``mkstemp``'s 0600 would hide it from the bot's other processes and from a deploy user).
+    """
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        if target.exists():
+            os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def changed(old: Files, new: Files) -> list[str]:

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 import yaml
 
+from bot.admin import content
 from bot.admin.content import Draft, Files, changed, materialise, remove_tree, training_key, unified_diff, write_files
 from bot.admin.history import History
 from bot.admin.validation import Problem, validate_files
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMPONENT_DONE = re.compile(r"(Finished training component|Restored component) '(\w+)'")
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
+# The Makefile's model inputs besides the content files (its TRAIN_INPUTS and the spaCy pipeline).
+MAKE_TRAINING_INPUTS = ("config.yml", "nlu/components.py", "nlu/spacy_pipeline.py",
+                        "nlu/spacy/zh_fraudbot_v1/config.cfg")
 
 
 class PublishFailed(Exception):
@@ -365,9 +370,14 @@ class Publisher:
             job.step, job.progress = "加载新模型", 92
             await self._load_everywhere(model)
         job.step, job.progress = "写入线上文件", 97
+        model_was_current = self._live_model_is_current(live)
         write_files(self.config.live_root, files)
         if model is not None:
             self._install_model(model)
+        elif model_was_current:
+            # Same training key: the live model still fits, but a rewritten domain.yml (a response
+            # text) is now newer than it, and make would retrain for nothing at the next start.
+            os.utime(self.config.live_model)
         job.version_id = self.history.record(job.author, summary or "（未填写说明）",
                                              "retrained" if model else "runtime", paths,
                                              unified_diff(live, files), files)
@@ -394,12 +404,27 @@ class Publisher:
             message = str(error) or type(error).__name__
             raise PublishFailed(f"新模型没能加载，线上仍是原来的版本。原因：{message}") from error
 
+    def _live_model_is_current(self, live: Files) -> bool:
+        """What make decides: the live model is newer than every file it was trained from."""
+        model = self.config.live_model
+        if not model.exists():
+            return False
+        inputs = [self.config.live_root / path for path in live if not path.startswith(content.RUNTIME_PREFIX)]
+        inputs += [PROJECT_ROOT / path for path in MAKE_TRAINING_INPUTS]
+        newest = max((path.stat().st_mtime for path in inputs if path.exists()), default=0.0)
+        return model.stat().st_mtime >= newest
+
     def _install_model(self, model: Path) -> None:
-        """The model a restart loads (``make run`` and ``make serve`` use it)."""
+        """The model a restart loads (``make run`` and ``make serve`` use it), keeping the file's mode.
+
+        Installed after the live files are written, so it is newer than they are and make keeps it.
+        """
         target = self.config.live_model
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(model, temporary)
+        if target.exists():
+            os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))
         os.replace(temporary, target)
 
     def restore(self, version_id: int, author: str) -> Job:
