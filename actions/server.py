@@ -6,13 +6,14 @@ administrator's edit to a response is live at the next message, without retraini
 reloading the model; and a candidate copy of the files (``FRAUDBOT_CONTENT_DIR``) gets a
 server of its own that answers with the candidate's texts.
 
-    python -m actions.server --port 5055
+    python -m actions.server --port 5055      (listens on 127.0.0.1; FRAUDBOT_ACTIONS_HOST to change)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import re
 from typing import Any
@@ -22,6 +23,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions.knowledge import domain_responses
+from bot import privacy
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +81,17 @@ def create_app() -> Sanic:
 
 
 def main(argv: list[str] | None = None) -> None:
+    privacy.install()  # before anything logs: no resident's number in any log line
     parser = argparse.ArgumentParser(description="action server and NLG endpoint")
-    parser.add_argument("--host", default="0.0.0.0")
+    # unauthenticated by design (Rasa calls it): loopback unless the deployment says otherwise
+    parser.add_argument("--host", default=os.environ.get("FRAUDBOT_ACTIONS_HOST") or "127.0.0.1",
+                        help="interface to listen on (FRAUDBOT_ACTIONS_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    create_app().run(host=args.host, port=args.port, workers=1, access_log=False)
+    app = create_app()
+    privacy.install()  # again: Sanic added its handlers in create_app
+    app.run(host=args.host, port=args.port, workers=1, access_log=False)
 
 
 if __name__ == "__main__":

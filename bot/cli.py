@@ -3,7 +3,8 @@
     fraudbot classify < in.jsonl > out.jsonl   one JSON line out per JSON line in
     fraudbot check "文本"                        the reply a resident would read
     fraudbot eval FILE.csv                       scores on a text,scenario CSV
-    fraudbot serve [--chat]                      action server + Rasa server (or terminal chat) + admin
+    fraudbot serve [--chat]                      action server + Rasa server (or terminal chat) + admin + alerts,
+                                                 each restarted when it dies (bot/supervisor.py)
     fraudbot validate [ROOT]                     Rasa's and the project's checks of the content files
     fraudbot admin create-user LOGIN --role admin   an account for the web admin
     fraudbot admin serve                         the web admin alone
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import os
 import secrets
 import signal
@@ -24,12 +26,21 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
+from bot import privacy
 from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, quiet_logs
+from bot.supervisor import Child, Supervisor
+
+if TYPE_CHECKING:
+    from sanic import Sanic
 
 ACTION_PORT = 5055
 RASA_PORT = 5005
 ADMIN_PORT = 5002
+# Every internal server listens on loopback unless one of these names another interface.
+ADMIN_HOST_ENV = "FRAUDBOT_ADMIN_HOST"
+ALERTS_API_HOST_ENV = "FRAUDBOT_ALERTS_API_HOST"
 
 
 async def _classify(model: Path) -> int:
@@ -108,46 +119,60 @@ def _rasa(*args: str) -> list[str]:
     return [sys.executable, "-m", "rasa", *args]
 
 
-def _serve(model: Path, chat: bool) -> int:
-    """Action server, Rasa server and the alerts worker together; Ctrl-C or SIGTERM stops them all."""
-    Path(PROJECT_ROOT / "logs").mkdir(exist_ok=True)
-    actions = start_action_server(log=PROJECT_ROOT / "logs" / "actions.log" if chat else None)
-    # Rasa's HTTP API is on, behind a token, so that the admin can load a retrained model (PUT /model).
-    os.environ.setdefault("FRAUDBOT_RASA_TOKEN", secrets.token_urlsafe(24))
-    api = ["--enable-api", "--auth-token", os.environ["FRAUDBOT_RASA_TOKEN"], "--port", str(RASA_PORT)]
+def _serve_children(model: Path, chat: bool, env: dict[str, str]) -> list[Child]:
+    """What ``fraudbot serve`` runs: action server, Rasa, alerts worker, web admin, alerts API (with a token)."""
+    logs = PROJECT_ROOT / "logs"
+    # Rasa's HTTP API is on, behind a token, so that the admin can load a retrained model (PUT /model);
+    # bot.rasa_server reads the token from the environment, so it is not in any process's arguments.
+    api = ["--enable-api", "--port", str(RASA_PORT)]
     if chat:
-        command = _rasa("shell", "-m", str(model), "--endpoints", "endpoints.yml", *api)
+        rasa = ["shell", "-m", str(model), "--endpoints", "endpoints.yml", *api]
     else:
-        command = _rasa("run", "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                        *api)
-    rasa = subprocess.Popen(command, cwd=PROJECT_ROOT)
-    # alerts: the outbox worker always, the HTTP API when a token is configured; the web admin
-    log = open(PROJECT_ROOT / "logs" / "helpers.log", "ab") if chat else None  # keep the chat screen clean
-    helper_commands = [["alert", "worker"], ["admin", "serve"]]
-    helper_commands += [["alert", "api"]] if os.environ.get("FRAUDBOT_API_TOKEN") else []
-    helpers = [subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=PROJECT_ROOT, stdout=log,
-                                stderr=subprocess.STDOUT if log else None) for args in helper_commands]
-    print(f"web admin: http://127.0.0.1:{ADMIN_PORT}/admin/  (first account: fraudbot admin create-user)")
-    processes = [rasa, actions, *helpers]
+        rasa = ["run", "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", *api]
 
-    def stop(*_: object) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
+    def start(args: list[str], log: Path | None = None) -> Callable[[], subprocess.Popen]:
+        def launch() -> subprocess.Popen:
+            command = [sys.executable, "-m", *args]
+            if log is None:
+                return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+            with open(log, "ab") as output:  # the child has its own copy; ours is closed at once
+                return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return launch
 
-    signal.signal(signal.SIGTERM, stop)
+    # in the terminal chat, everything but Rasa's shell writes to logs/ to keep the screen clean
+    helpers_log = logs / "helpers.log" if chat else None
+    children = [
+        Child("actions", start(["actions.server", "--port", str(ACTION_PORT)], logs / "actions.log" if chat else None)),
+        Child("rasa", start(["bot.rasa_server", *rasa]), final=chat),
+        Child("alerts-worker", start(["bot.cli", "alert", "worker"], helpers_log)),
+        Child("admin", start(["bot.cli", "admin", "serve"], helpers_log)),
+    ]
+    if env.get("FRAUDBOT_API_TOKEN"):
+        children.append(Child("alerts-api", start(["bot.cli", "alert", "api"], helpers_log)))
+    return children
+
+
+def _serve(model: Path, chat: bool) -> int:
+    """Every process of the bot, each restarted with backoff when it dies; Ctrl-C or SIGTERM stops them all."""
+    from bot.rasa_server import TOKEN_ENV, rasa_token
+
+    (PROJECT_ROOT / "logs").mkdir(exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s",
+                        filename=PROJECT_ROOT / "logs" / "supervisor.log" if chat else None)
+    # the admin reads FRAUDBOT_RASA_TOKEN; children inherit it (a process's environment is private to its user)
     try:
-        code = rasa.wait()
+        env = {**os.environ, TOKEN_ENV: rasa_token() or secrets.token_urlsafe(24)}
+    except OSError as error:
+        print(f"cannot read the Rasa token file: {error}", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(_serve_children(model, chat, env))
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    admin_host = env.get(ADMIN_HOST_ENV) or "127.0.0.1"
+    print(f"web admin: http://{admin_host}:{ADMIN_PORT}/admin/  (first account: fraudbot admin create-user)")
+    try:
+        return supervisor.run()
     except KeyboardInterrupt:
-        code = 0
-    finally:
-        stop()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    return code
+        return 0
 
 
 def _test_stories(model: Path) -> int:
@@ -207,7 +232,7 @@ def _alert_command(args: argparse.Namespace) -> int:
         elif args.action == "api":
             from bot.alerts.api import create_app
 
-            create_app(service).run(host=args.host, port=args.port, access_log=False, workers=1)
+            _run_server(create_app(service), args.host, args.port)
     except (Refused, InvalidAlert) as error:
         print(error, file=sys.stderr)
         return 2
@@ -251,8 +276,14 @@ def _admin_command(args: argparse.Namespace) -> int:
         return 0
     from bot.admin.app import create_app
 
-    create_app().run(host=args.host, port=args.port, access_log=False, workers=1)
+    _run_server(create_app(), args.host, args.port)
     return 0
+
+
+def _run_server(app: Sanic, host: str, port: int) -> None:
+    """Serve a Sanic app of ours (admin, alerts API) with the log redaction on Sanic's handlers too."""
+    privacy.install()
+    app.run(host=host, port=port, access_log=False, workers=1)
 
 
 def _alert_parsers(commands: argparse._SubParsersAction) -> None:
@@ -273,7 +304,8 @@ def _alert_parsers(commands: argparse._SubParsersAction) -> None:
     audit = alert.add_parser("audit", help="who sent what to whom")
     audit.add_argument("--limit", type=int, default=50)
     api = alert.add_parser("api", help="HTTP API (needs FRAUDBOT_API_TOKEN)")
-    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--host", default=os.environ.get(ALERTS_API_HOST_ENV) or "127.0.0.1",
+                     help=f"interface to listen on ({ALERTS_API_HOST_ENV}, default 127.0.0.1)")
     api.add_argument("--port", type=int, default=5080)
     worker = alert.add_parser("worker", help="deliver the outbox")
     worker.add_argument("--until-idle", action="store_true", help="stop when nothing is left to send")
@@ -298,6 +330,7 @@ def _alert_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    privacy.install()  # before anything logs: no resident's number in any log line
     parser = argparse.ArgumentParser(prog="fraudbot", description="反诈助手 command line")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="trained Rasa model")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -320,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--role", default="admin", choices=("officer", "admin"))
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     serve_admin = admin.add_parser("serve", help="the web admin on its own")
-    serve_admin.add_argument("--host", default="127.0.0.1")
+    serve_admin.add_argument("--host", default=os.environ.get(ADMIN_HOST_ENV) or "127.0.0.1",
+                             help=f"interface to listen on ({ADMIN_HOST_ENV}, default 127.0.0.1)")
     serve_admin.add_argument("--port", type=int, default=ADMIN_PORT)
     args = parser.parse_args(argv)
     if args.command in ("alert", "officer", "target"):

@@ -239,6 +239,8 @@ def api(store: str, service: AlertService) -> Iterator[str]:
     from tests.conftest import free_port, stop
 
     service.add_officer("李警官", "admin", login="li")
+    service.add_officer("赵警官", "officer", login="zhao")
+    service.add_officer("钱警官", "officer", login="qian")
     add_targets(service, 2, 1)
     port = free_port()
     env = {**os.environ, "FRAUDBOT_DB_URL": store, "FRAUDBOT_API_TOKEN": "api-secret"}
@@ -264,7 +266,9 @@ def wait_http_status(url: str, seconds: float, process: subprocess.Popen) -> Non
 
 
 def call(method: str, url: str, body: object = None, token: str | None = "api-secret",
-         officer_login: str = "li") -> tuple[int, object]:
+         officer_login: str = "li", raw: bytes | None = None, authorization: str | None = None,
+         ) -> tuple[int, object]:
+    """One request; the answer's status and JSON body (every answer of the API is JSON)."""
     import json
     import urllib.error
     import urllib.request
@@ -272,7 +276,9 @@ def call(method: str, url: str, body: object = None, token: str | None = "api-se
     headers = {"Content-Type": "application/json", "X-Officer": officer_login}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
@@ -299,6 +305,85 @@ def test_http_api(api: str) -> None:
     assert status == 200 and {row["action"] for row in audit} >= {"alert_sent", "alert_recalled", "refused"}
 
 
+GOOD_ALERT = {"title": "虚假征信诈骗预警", "body": "没有人能花钱修复征信。", "regions": "朝阳区"}
+
+
+@pytest.mark.parametrize("raw", [
+    b"{not json", b"\xff\xfe", b"[" * 20000 + b"]" * 20000, b"null", b"[1, 2]", b'"title"',
+    b'{"title": 1, "body": "b", "regions": "r"}', b'{"title": "t", "body": ["b"], "regions": "r"}',
+    b'{"title": "t", "body": "b", "regions": [1]}', b'{"title": "t", "body": "b", "regions": {"a": 1}}',
+    b'{"title": "t", "body": "b"}', b'{"body": "b", "regions": "r"}', b'{"title": "t", "body": "b", "regions": ""}',
+    b'{"title": "t", "body": "b", "regions": "r", "scenario": null}',
+    b'{"title": "t", "body": "b", "regions": "r", "severity": 3}',
+    b'{"title": "t", "body": "b", "regions": "r", "alert": "x"}',
+    b'{"title": "' + "长".encode() * 300 + b'", "body": "b", "regions": "r"}',
+])
+def test_http_api_answers_malformed_alerts_with_400(api: str, raw: bytes) -> None:
+    status, answer = call("POST", f"{api}/alerts", raw=raw)
+    assert status == 400 and isinstance(answer, dict) and answer["error"]
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", "-0.5", '"72"', "true", "null", "1e308", "1e999", "1" + "0" * 400])
+def test_http_api_refuses_expiry_that_is_not_a_positive_number(api: str, hours: str) -> None:
+    raw = f'{{"title": "t", "body": "b", "regions": "朝阳区", "expires_hours": {hours}}}'.encode()
+    status, answer = call("POST", f"{api}/alerts", raw=raw)
+    assert status == 400 and ("有效期" in answer["error"] or "类型" in answer["error"])
+
+
+def test_http_api_survives_surrogates_huge_bodies_and_huge_numbers(api: str) -> None:
+    raw = rb'{"title": "\ud800t", "body": "b\udfff", "regions": ["\ud800\u671d\u9633\u533a", "\u671d\u9633\u533a"]}'
+    status, created = call("POST", f"{api}/alerts", raw=raw)
+    assert status == 201 and created["targets"] == 3
+    status, answer = call("POST", f"{api}/alerts", raw=b'{"title": "' + b"x" * 200_000 + b'"}')
+    assert status == 413 and "太大" in answer["error"]
+    assert call("GET", f"{api}/audit?limit=abc")[0] == 400
+    assert call("GET", f"{api}/audit?limit=" + "9" * 5000)[0] == 400
+    assert call("GET", f"{api}/alerts/99999999999999999999999")[0] == 404
+    assert call("POST", f"{api}/alerts/99999999999999999999999/recall")[0] == 404
+    status, answer = call("GET", f"{api}/no-such-page")
+    assert status == 404 and answer["error"]
+
+
+@pytest.mark.parametrize("authorization", ["api-secret", "bearer api-secret", "Bearer  api-secret", "Bearer",
+                                           "Basic api-secret", "Bearer api-secret2", "Bearer api-secre", ""])
+def test_http_api_requires_exactly_a_bearer_token(api: str, authorization: str) -> None:
+    status, answer = call("POST", f"{api}/alerts", GOOD_ALERT, token=None, authorization=authorization)
+    assert status == 401 and "Bearer" in answer["error"]
+
+
+def test_only_the_sender_or_an_admin_may_recall(api: str) -> None:
+    status, created = call("POST", f"{api}/alerts", GOOD_ALERT, officer_login="zhao")
+    assert status == 201
+    recall = f"{api}/alerts/{created['id']}/recall"
+    status, answer = call("POST", recall, officer_login="qian")
+    assert status == 403 and "发布这条通报的民警或管理员" in answer["error"]
+    assert call("GET", f"{api}/alerts/{created['id']}")[1]["recalled"] is False
+    assert call("POST", recall, officer_login="zhao")[0] == 200  # the sender
+    status, created = call("POST", f"{api}/alerts", GOOD_ALERT, officer_login="zhao")
+    assert call("POST", f"{api}/alerts/{created['id']}/recall", officer_login="li")[0] == 200  # an admin
+    refused = [row for row in call("GET", f"{api}/audit")[1] if row["action"] == "refused"]
+    assert any("recall of #" in row["detail"] and "钱警官" in row["actor"] for row in refused)
+
+
+def test_recall_rule_in_the_service(service: AlertService) -> None:
+    add_targets(service, 1, 0)
+    sender = officer(service)
+    service.add_officer("孙警官", "officer", login="sun")
+    service.add_officer("周主任", "admin", login="zhou")
+    alert_id = service.create(sender, "t", "b", "朝阳区")
+    with pytest.raises(Refused):
+        service.recall(service.authorize("login", "sun"), alert_id)
+    assert states(service, alert_id) == Counter({"pending": 1})
+    service.recall(service.authorize("login", "zhou"), alert_id)
+    assert states(service, alert_id) == Counter({"cancelled": 1})
+
+
+@pytest.mark.parametrize("hours", [0, -3, float("nan"), float("inf"), 24 * 366, "72", True, None])
+def test_expiry_must_be_a_positive_number_of_hours(service: AlertService, hours: object) -> None:
+    with pytest.raises(InvalidAlert):
+        service.expires_in(hours)
+
+
 def test_command_line(store: str, tmp_path: Path) -> None:
     env = {**os.environ, "FRAUDBOT_DB_URL": store}
 
@@ -318,6 +403,13 @@ def test_command_line(store: str, tmp_path: Path) -> None:
                     "--region", "海淀区", "--scenario", "fake_customer_service")
     assert sent.returncode == 0 and "queued for 1 targets" in sent.stdout
     assert '"pending": 1' in fraudbot("alert", "status", "1").stdout
+    for hours in ("0", "-1"):
+        refused = fraudbot("alert", "send", "--officer", "wang", "--title", "t", "--body-file", str(body),
+                           "--region", "海淀区", "--expires-hours", hours)
+        assert refused.returncode == 2 and "有效期" in refused.stderr
+    assert fraudbot("officer", "冯警官", "--login", "feng").returncode == 0
+    refused = fraudbot("alert", "recall", "1", "--officer", "feng")
+    assert refused.returncode == 2 and "发布这条通报的民警或管理员" in refused.stderr
     assert fraudbot("alert", "recall", "1", "--officer", "wang").returncode == 0
     audit = fraudbot("alert", "audit").stdout
     assert "alert_sent" in audit and "alert_recalled" in audit and "login:nobody" in audit

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,3 +53,30 @@ def test_eval_prints_scores(trained_model: Path, tmp_path: Path) -> None:
     scores = json.loads(done.stdout)
     assert scores["n"] == 2 and scores["accuracy"] == 1.0
     assert set(scores["per_scenario"]) == {"none", "card_trafficking"}
+
+
+def test_serve_supervises_every_process_with_the_token_off_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `fraudbot serve` starts: Rasa through bot.rasa_server (token in the environment only)."""
+    from bot import cli
+
+    launched: list[tuple[list[str], dict[str, str]]] = []
+
+    def popen(command: list[str], env: dict[str, str], **_: object) -> object:
+        launched.append((command, env))
+        return object()
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    env = {"FRAUDBOT_RASA_TOKEN": "s3cret"}
+    children = cli._serve_children(Path("model.tar.gz"), chat=False, env=env)
+    assert [child.name for child in children] == ["actions", "rasa", "alerts-worker", "admin"]
+    assert not any(child.final for child in children)  # every one is restarted when it dies
+    for child in children:
+        child.start()
+    rasa_command, rasa_env = launched[1]
+    assert rasa_command[1:4] == ["-m", "bot.rasa_server", "run"] and "--enable-api" in rasa_command
+    assert "s3cret" not in " ".join(rasa_command) and "--auth-token" not in rasa_command
+    assert rasa_env["FRAUDBOT_RASA_TOKEN"] == "s3cret"
+
+    with_api = cli._serve_children(Path("model.tar.gz"), chat=True, env={**env, "FRAUDBOT_API_TOKEN": "a"})
+    assert [child.name for child in with_api][-1] == "alerts-api"
+    assert [child.name for child in with_api if child.final] == ["rasa"]  # the chat ending ends the service

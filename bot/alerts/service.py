@@ -16,11 +16,14 @@ from sqlalchemy import and_, func, select
 from actions.knowledge import scenarios
 from bot.alerts.model import CANCELLED, PENDING, ROLES, SEVERITIES, alerts, audit_log, officers, outbox
 from bot.config import database_url
+from bot.inbound import normalise
 from bot.store import GroupRegistry, engine, groups, metadata, now
 
 logger = logging.getLogger(__name__)
 
 ALL_REGIONS = {"全部", "all", "*"}
+MAX_EXPIRES_HOURS = 24 * 365
+MIN_ID, MAX_ID = 1, 2**63 - 1  # what an SQL BIGINT holds; SQLite raises OverflowError beyond it
 IDENTITY_COLUMNS = {"telegram": officers.c.telegram_id, "wecom": officers.c.wecom_id, "login": officers.c.login}
 
 
@@ -76,7 +79,7 @@ def _regions(value: str | list[str] | None) -> set[str]:
     if value is None:
         return set()
     parts = value if isinstance(value, list) else value.replace("，", ",").split(",")
-    return {p.strip() for p in parts if p.strip()}
+    return {normalise(p) for p in parts if normalise(p)}
 
 
 class AlertService:
@@ -109,9 +112,10 @@ class AlertService:
                 row = db.execute(select(officers).where(column == str(identity),
                                                         officers.c.active.is_(True))).first()
         if row is None or (admin and row.role != "admin"):
+            shown = str(identity)[:64]  # a caller-supplied header may be kilobytes long
             with self.engine.begin() as db:  # committed even though the caller gets an exception
-                self._audit(db, f"{channel}:{identity}", "refused", "not an authorised officer")
-            logger.warning("refused alert access for %s:%s", channel, identity)
+                self._audit(db, f"{channel}:{shown}", "refused", "not an authorised officer")
+            logger.warning("refused alert access for %s:%s", channel, shown)
             raise Refused("只有登记过的民警可以发布警情通报。")
         return Officer(row.id, row.name, row.role)
 
@@ -135,7 +139,7 @@ class AlertService:
     def create(self, officer: Officer, title: str, body: str, regions: str | list[str],
                scenario: str = "none", severity: str = "high", expires_at: datetime | None = None) -> int:
         """Validate, store the alert and one outbox row per matching target, in one transaction."""
-        title, body, wanted = title.strip(), body.strip(), _regions(regions)
+        title, body, wanted = normalise(title), normalise(body), _regions(regions)
         if not title or not body:
             raise InvalidAlert("标题和正文都不能为空。")
         if len(title) > 200 or len(body) > 3000:
@@ -176,17 +180,29 @@ class AlertService:
         return Alert(**row._mapping) if row else None
 
     def recall(self, officer: Officer, alert_id: int) -> None:
-        """Stop delivery now; the worker deletes delivered Telegram messages where Telegram allows."""
+        """Stop delivery now; the worker deletes delivered Telegram messages where Telegram allows.
+
+        Only the officer who sent the alert, or an admin, may recall it: otherwise any officer
+        could silence another's warning to residents. A refusal is audited.
+        """
+        alert = self.get(alert_id)
+        if alert is None:
+            raise InvalidAlert(f"没有编号为 {alert_id} 的通报。")
+        actor = f"officer:{officer.id}:{officer.name}"
+        if officer.role != "admin" and alert.author_id != officer.id:
+            with self.engine.begin() as db:  # committed even though the caller gets an exception
+                self._audit(db, actor, "refused", f"recall of #{alert_id} (sent by officer {alert.author_id})")
+            raise Refused("只有发布这条通报的民警或管理员可以撤回。")
         with self.engine.begin() as db:
-            found = db.execute(select(alerts.c.id).where(alerts.c.id == alert_id)).first()
-            if found is None:
-                raise InvalidAlert(f"没有编号为 {alert_id} 的通报。")
             db.execute(alerts.update().where(alerts.c.id == alert_id).values(recalled_at=now()))
             db.execute(outbox.update().where(outbox.c.alert_id == alert_id, outbox.c.state == PENDING)
                        .values(state=CANCELLED, last_error="recalled", updated_at=now()))
-            self._audit(db, f"officer:{officer.id}:{officer.name}", "alert_recalled", f"#{alert_id}")
+            self._audit(db, actor, "alert_recalled", f"#{alert_id}")
 
     def get(self, alert_id: int) -> Alert | None:
+        """The alert, or ``None`` (also for an id no database column could hold)."""
+        if not MIN_ID <= alert_id <= MAX_ID:
+            return None
         with self.engine.connect() as db:
             row = db.execute(select(alerts).where(alerts.c.id == alert_id)).first()
         return Alert(**row._mapping) if row else None
@@ -238,5 +254,14 @@ class AlertService:
     def _audit(db: Any, actor: str, action: str, detail: str) -> None:
         db.execute(audit_log.insert().values(at=now(), actor=actor, action=action, detail=detail))
 
-    def expires_in(self, hours: float | None) -> datetime | None:
-        return now() + timedelta(hours=hours) if hours else None
+    @staticmethod
+    def expires_in(hours: object) -> datetime:
+        """When an alert given ``hours`` to live expires; a non-positive or absurd value is refused.
+
+        Zero once meant "never expires": an alert must always end, so 0 is an error like -1.
+        """
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)):
+            raise InvalidAlert("有效期必须是一个数字（小时）。")
+        if not 0 < hours <= MAX_EXPIRES_HOURS:  # also false for NaN and infinity; huge ints compare exactly
+            raise InvalidAlert(f"有效期必须大于0小时，最多{MAX_EXPIRES_HOURS}小时。")
+        return now() + timedelta(hours=hours)
