@@ -15,12 +15,21 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.report_lines import line, regional_lines
-from actions.verdict import MIN_SCENARIO_CONFIDENCE, NONE, Case, Reply, compose, needs_call_check
+from actions.verdict import (
+    COULD_NOT_READ,
+    MIN_SCENARIO_CONFIDENCE,
+    NONE,
+    Case,
+    Reply,
+    compose,
+    needs_call_check,
+    readable,
+    says_money_sent,
+)
 from nlu.entities import redact
 
 logger = logging.getLogger(__name__)
 
-MONEY_SENT_INTENT = "money_already_sent"
 PAYMENT_ENTITIES = ("bank", "platform")
 CALL_CHECK_FORM = "call_check_form"
 FORM_SLOTS = ("asked_money", "asked_code", "money_moved")
@@ -50,7 +59,8 @@ def case_from_tracker(tracker: Tracker) -> Case:
     says nothing about the kind of scam.
     """
     message = tracker.latest_message or {}
-    intent = (message.get("intent") or {}).get("name")
+    text = message.get("text") or ""
+    entities = list(message.get("entities") or [])
     found = message.get("scenario") or {}
     scenario, confidence = found.get("name", NONE), float(found.get("confidence") or 0.0)
     if (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE) and tracker.get_slot("scenario"):
@@ -59,14 +69,15 @@ def case_from_tracker(tracker: Tracker) -> Case:
     if alert.get("scenario") and (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE):
         scenario, confidence = alert["scenario"], 1.0  # "像这个吗" about a police alert
     return Case(
-        text=message.get("text") or "",
+        text=text,
         scenario=scenario,
         confidence=confidence,
         signals=list(message.get("signals") or []),
-        entities=list(message.get("entities") or []),
-        money_sent=intent == MONEY_SENT_INTENT or bool(tracker.get_slot("money_sent")),
+        entities=entities,
+        money_sent=says_money_sent(message.get("intent"), text) or bool(tracker.get_slot("money_sent")),
         bank=payment_channel(tracker),
         alert_title=alert.get("title"),
+        unreadable=not readable(text, entities),
     )
 
 
@@ -83,6 +94,9 @@ def remembered(case: Case) -> list[EventType]:
 class ActionAssess(Action):
     """Answers a resident's description: verdict, reasons, advice, report lines.
 
+    Every consult, money-sent, inform and not-understood message ends here (stories/rules.yml),
+    so this is where a message with nothing readable in it (symbols, SQL, stray letters) gets
+    the "could not read that" answer with 96110 and 110, never a verdict or the golden hour.
     A call-type scenario with no red flag yet starts the short call check form instead,
     because "someone called claiming to be police" alone says too little.
     """
@@ -98,8 +112,9 @@ class ActionAssess(Action):
                     case.confidence, case.signals, len(case.text))
         logger.debug("assess text=%s", redact(case.text[:200]))
         info = case.named_scenario
-        if info is None and not case.signals and not case.money_sent:
-            dispatcher.utter_message(response="utter_hotline_fallback")
+        if case.unreadable or (info is None and not case.signals and not case.money_sent):
+            # Nothing readable, or nothing to judge: ask again and name 96110 and 110, no verdict.
+            dispatcher.utter_message(response=COULD_NOT_READ)
             return []
         if needs_call_check(case):
             dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)

@@ -1,4 +1,4 @@
-"""Loads the files administrators edit: scenarios, report lines, regions and the domain's responses.
+"""Loads the files administrators edit: scenarios, report lines, regions, money words, responses.
 
 They are read from the content root (``FRAUDBOT_CONTENT_DIR``, default: this repository),
 so the admin's candidate copy can run beside the live one. Each file is re-read when it
@@ -89,6 +89,11 @@ def scenarios() -> dict[str, ScenarioInfo]:
 
 def report_lines() -> dict[str, Any]:
     return _read("report_lines.yml")
+
+
+def money_sent_patterns() -> list[str]:
+    """Regular expressions for words that say money has left the resident (``data/money_sent.yml``)."""
+    return list((_read("money_sent.yml") or {}).get("patterns") or [])
 
 
 def regions() -> dict[str, Any]:

@@ -6,9 +6,19 @@ Data-driven: situations and numbers come from ``data/report_lines.yml``, local l
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from functools import cache
+from urllib.parse import urlsplit
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
 from actions.knowledge import ReportLine, region_key, regions, report_lines
 
 STOP_PAYMENT = "stop_payment"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+-]*:(?!\d)")  # javascript:, mailto:, http:host
 
 
 def line(key: str) -> ReportLine:
@@ -61,7 +71,68 @@ def official_number(number: str) -> str | None:
     return None
 
 
+def link_host(url: str) -> str | None:
+    """The host a browser would open for ``url``, lower-case ASCII; None when it is not to be trusted.
+
+    Parsed, never split: the query (``https://icbc-safe.top?.icbc.com.cn``), the fragment and the
+    port stay out of the host. A link that hides its host behind user info (``icbc.com.cn@evil.top``)
+    or backslashes, that is not http(s), or whose host is an IP address or has an IDN label
+    (punycode ``xn--``, a dotless ``ı``, a Cyrillic ``с``) gets None: such tricks only exist to
+    mislead a reader, and every official domain on our list is plain ASCII.
+    """
+    url = url.strip()
+    if "\\" in url:
+        return None
+    if not _SCHEME.match(url):
+        if _OTHER_SCHEME.match(url):
+            return None
+        url = "http://" + url.removeprefix("//")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc or not parts.hostname:
+        return None
+    host = parts.hostname.removesuffix(".")
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")  # also maps full-width ｉｃｂｃ。com
+    except (idna.IDNAError, UnicodeError):
+        return None
+    labels = ascii_host.split(".")
+    if not all(labels) or any(label.startswith("xn--") for label in labels):
+        return None
+    return ascii_host
+
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    """The public suffix list shipped inside the ``publicsuffixlist`` package (nothing fetched)."""
+    return PublicSuffixList()
+
+
+def registrable_domain(host: str) -> str:
+    """The part of ``host`` one owner registers (eTLD+1): ``mybank.icbc.com.cn`` -> ``icbc.com.cn``.
+
+    A host that is itself a public suffix (``gov.cn``) is returned as it is.
+    """
+    return _suffixes().privatesuffix(host) or host
+
+
 def official_domain(url: str) -> bool:
-    """True when the link's host is an official domain or a subdomain of one."""
-    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    return any(host == d or host.endswith("." + d) for d in report_lines()["official_domains"])
+    """True when the link opens an official domain or a subdomain of one.
+
+    The registrable domain is compared, so ``icbc-com.cn`` and ``icbc.com.cn.evil.top`` never count.
+    An official entry that is itself a public suffix (``gov.cn``: only government bodies register
+    under it) covers every domain registered under it.
+    """
+    host = link_host(url)
+    if host is None:
+        return False
+    official = {str(d).strip().lower().rstrip(".") for d in report_lines()["official_domains"]}
+    return registrable_domain(host) in official or _suffixes().publicsuffix(host) in official

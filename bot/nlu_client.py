@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actions.verdict import Case, compose, risk
+from actions.verdict import Case, compose, readable, risk, says_money_sent
+from bot.inbound import clean_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "fraudbot.tar.gz"
-MONEY_SENT_INTENT = "money_already_sent"
 
 
 def quiet_logs() -> None:
@@ -51,8 +51,12 @@ class Classifier:
         return cls(Agent.load(str(model)))
 
     async def parse(self, text: str) -> dict[str, Any]:
-        """Rasa's parse of ``text``: intent, entities, scenario, signals."""
-        return await self._agent.parse_message(text)
+        """Rasa's parse of ``text``: intent, entities, scenario, signals.
+
+        The text passes the same door as every channel's (``bot.inbound.clean_text``): normalised
+        and cut to 2,000 characters, so ``fraudbot classify`` is bounded like the bot.
+        """
+        return await self._agent.parse_message(clean_text(text).text)
 
     async def classify(self, text: str) -> dict[str, Any]:
         """The stable classification contract: scenario, confidence, risk, signals, entities."""
@@ -79,12 +83,14 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
     """A :class:`Case` from one parsed message, with no conversation around it."""
     scenario = parse.get("scenario") or {}
     entities = list(parse.get("entities") or [])
+    text = parse.get("text") or ""
     return Case(
-        text=parse.get("text") or "",
+        text=text,
         scenario=scenario.get("name", "none"),
         confidence=float(scenario.get("confidence") or 0.0),
         signals=list(parse.get("signals") or []),
         entities=entities,
-        money_sent=(parse.get("intent") or {}).get("name") == MONEY_SENT_INTENT,
+        money_sent=says_money_sent(parse.get("intent"), text),
         bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
+        unreadable=not readable(text, entities),
     )

@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,8 +13,8 @@ from actions.actions import ActionAssess, ActionCallVerdict, ActionHotlines, Val
 
 def tracker(text: str, intent: str = "consult", scenario: str = "none", confidence: float = 0.0,
             signals: list[str] | None = None, entities: list[dict[str, Any]] | None = None,
-            slots: dict[str, Any] | None = None) -> Tracker:
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9},
+            slots: dict[str, Any] | None = None, intent_confidence: float = 0.9) -> Tracker:
+    latest = {"text": text, "intent": {"name": intent, "confidence": intent_confidence},
               "scenario": {"name": scenario, "confidence": confidence},
               "signals": signals or [], "entities": entities or []}
     return Tracker("resident", slots or {}, latest, [], False, None, {}, "action_listen")
@@ -64,6 +65,31 @@ def test_nothing_understood_gets_the_hotline_fallback() -> None:
     messages, _ = run(ActionAssess(), tracker("asdfgh", intent="nlu_fallback", scenario="none",
                                               confidence=0.3))
     assert messages[0]["response"] == "utter_hotline_fallback"
+
+
+@pytest.mark.parametrize("text", ["1' OR '1'='1", "%%%###", "qwe rty uiop", "🙂🙂🙂", "00010111 11010011", "8848"])
+def test_gibberish_taken_for_money_sent_gets_could_not_read(text: str) -> None:
+    messages, events = run(ActionAssess(), tracker(
+        text, intent="money_already_sent", intent_confidence=0.99, scenario="fake_prize", confidence=0.9))
+    assert [m["response"] for m in messages] == ["utter_hotline_fallback"]
+    assert events == []  # nothing remembered: the next turn does not start in the golden hour
+
+
+def test_gibberish_after_money_sent_asks_again_instead_of_repeating_the_alarm() -> None:
+    messages, events = run(ActionAssess(), tracker("!!!???", intent="money_already_sent", slots={"money_sent": True}))
+    assert [m["response"] for m in messages] == ["utter_hotline_fallback"] and events == []
+
+
+@pytest.mark.parametrize("text,intent_confidence", [
+    ("今晚的球赛谁看了 太精彩了", 1.0),  # the intent, but no words that money left
+    ("刚给对方转了3000", 0.5),  # the words, but the classifier is not sure
+])
+def test_money_sent_needs_both_the_intent_and_the_words(text: str, intent_confidence: float) -> None:
+    messages, events = run(ActionAssess(), tracker(
+        text, intent="money_already_sent", intent_confidence=intent_confidence, scenario="fake_prize",
+        confidence=0.8))
+    assert "钱已经转出去了" not in texts(messages)
+    assert SlotSet("money_sent", True) not in events
 
 
 def test_call_verdict_after_the_form() -> None:

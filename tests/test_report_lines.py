@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from actions import knowledge
-from actions.report_lines import bank_line, official_domain, official_number, route
+from actions.report_lines import bank_line, link_host, official_domain, official_number, registrable_domain, route
 
 
 def numbers(situation: str, bank: str | None = None) -> list[str]:
@@ -51,6 +51,72 @@ def test_official_numbers_and_domains() -> None:
     assert official_number("13812345678") is None
     assert official_domain("https://www.icbc.com.cn/x")
     assert not official_domain("http://icbc.com.cn.evil.top/")
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.icbc.com.cn/x",
+    "icbc.com.cn",  # no scheme
+    "www.icbc.com.cn/personal?id=1",  # www. form, as the entity rules find it
+    "//icbc.com.cn/x",
+    "https://mybank.icbc.com.cn/icbc/newperbank/",  # a subdomain of an official registrable domain
+    "HTTPS://WWW.ICBC.COM.CN/",  # upper case
+    "https://icbc.com.cn./",  # the trailing dot of a fully qualified name
+    "https://www.icbc.com.cn:443/x",  # a port
+    "https://ｉｃｂｃ。ｃｏｍ。ｃｎ/",  # full-width, as a browser maps it
+    "https://www.gov.cn/", "http://www.mps.gov.cn/n2254314/",  # gov.cn is itself a public suffix
+])
+def test_official_links(url: str) -> None:
+    assert official_domain(url)
+
+
+@pytest.mark.parametrize("url", [
+    "https://icbc-safe.top?.icbc.com.cn",  # the official name in the query
+    "https://icbc-safe.top/?.icbc.com.cn",
+    "https://icbc-safe.top#.icbc.com.cn",  # ... in the fragment
+    "https://evil.top/.icbc.com.cn",  # ... in the path
+    "https://icbc.com.cn@evil.top/",  # user info: the browser opens evil.top
+    "https://evil.top@icbc.com.cn/",  # user info used to hide the real host is never vouched for
+    "https://evil.top\\@icbc.com.cn/",  # backslash: a browser reads it as "/"
+    "https://evil.top\\.icbc.com.cn/",
+    "https://icbc.com.cn:443.evil.top/",  # a "port" that is not a number
+    "https://icbc.com.cn%2f@evil.top/",
+    "https://evil.top%2f.icbc.com.cn/",  # percent-encoding in the host
+    "icbc-com.cn",  # a look-alike registrable domain
+    "https://icbc.com.cn.evil.top/",  # the official name as a subdomain of another
+    "https://icbc.com.cn-evil.top/",
+    "https://myicbc.com.cn/",  # another registrable domain that ends the same
+    "https://ıcbc.com.cn/",  # dotless i
+    "https://xn--cbc-iua.com.cn/",  # the same, as punycode
+    "https://іcbc.com.cn/",  # Cyrillic і
+    "https://icbс.com.cn/",  # Cyrillic с: a mixed-script host
+    "https://www.ícbc.com.cn/",
+    "https://icbc.com.cn../",  # an empty label
+    "https://gov.cn.evil.top/", "https://evilgov.cn/", "https://gov-cn.top/",
+    "http://1.2.3.4/", "http://[::1]/", "http://2130706433/",  # addresses, not names
+    "ftp://icbc.com.cn/", "javascript:alert(1)//icbc.com.cn", "data:text/html,icbc.com.cn",
+    "", "https://", "http://:80/",
+])
+def test_look_alike_links_never_count(url: str) -> None:
+    assert not official_domain(url)
+
+
+def test_hosts_are_parsed_to_what_a_browser_opens() -> None:
+    assert link_host("https://icbc-safe.top?.icbc.com.cn") == "icbc-safe.top"
+    assert link_host("WWW.ICBC.COM.CN:8080/a#b") == "www.icbc.com.cn"
+    assert link_host("https://icbc.com.cn@evil.top") is None
+    assert registrable_domain("mybank.icbc.com.cn") == "icbc.com.cn"
+    assert registrable_domain("a.b.example.com.cn") == "example.com.cn"
+    assert registrable_domain("gov.cn") == "gov.cn"
+
+
+def test_official_domains_come_from_the_data_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "actions" / "data"
+    data.mkdir(parents=True)
+    lines = (knowledge.data_dir() / "report_lines.yml").read_text(encoding="utf-8")
+    (data / "report_lines.yml").write_text(lines.replace("  - icbc.com.cn\n", ""), encoding="utf-8")
+    monkeypatch.setenv("FRAUDBOT_CONTENT_DIR", str(tmp_path))
+    assert not official_domain("https://www.icbc.com.cn/")
+    assert official_domain("https://www.ccb.com/")
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The verdict and the reply text (actions/verdict.py)."""
 
-from actions.verdict import Case, compose, risk
+from actions.verdict import MONEY_SENT_CONFIDENCE, Case, compose, risk, says_money_sent
 
 
 def test_money_sent_reply_starts_with_110_and_the_bank() -> None:
@@ -74,3 +74,31 @@ def test_form_answers_raise_the_risk() -> None:
     assert risk(Case(scenario="impersonate_police", confidence=1.0, asked_money=True)) == "high"
     assert risk(Case(scenario="impersonate_police", confidence=0.5, asked_money=False,
                      asked_code=False)) == "medium"
+
+
+def test_a_phishing_link_with_the_official_name_in_its_query_is_not_vouched_for() -> None:
+    for url in ("https://icbc-safe.top?.icbc.com.cn", "https://icbc-safe.top#.icbc.com.cn"):
+        case = Case(text=f"【工商银行】您的账户异常，请登录 {url} 验证", scenario="phishing_link", confidence=0.9,
+                    entities=[{"entity": "url", "value": url}])
+        text = "\n".join(compose(case).messages)
+        assert "官方网站" not in text and "✅" not in text
+    official = Case(text="登录 https://www.icbc.com.cn 查询", entities=[{"entity": "url", "value": "https://www.icbc.com.cn"}])
+    assert "属于官方网站域名" in "\n".join(compose(official).messages)
+
+
+def test_unreadable_message_gets_no_verdict_but_96110_and_110() -> None:
+    reply = compose(Case(text="1' OR '1'='1", scenario="fake_prize", confidence=0.9, signals=["verification_code"],
+                         money_sent=True, unreadable=True))
+    assert reply.risk == "low" and risk(Case(money_sent=True, unreadable=True)) == "low"
+    assert len(reply.messages) == 1
+    text = reply.messages[0]
+    assert "96110" in text and "110" in text.replace("96110", "")
+    assert "钱已经转出去了" not in text and "高风险" not in text and "未发现" not in text
+
+
+def test_money_sent_needs_intent_confidence_and_words() -> None:
+    words = "刚用支付宝转了1.5w给对方"
+    assert says_money_sent({"name": "money_already_sent", "confidence": MONEY_SENT_CONFIDENCE}, words)
+    assert not says_money_sent({"name": "money_already_sent", "confidence": 0.46}, words)
+    assert not says_money_sent({"name": "money_already_sent", "confidence": 1.0}, "1' OR '1'='1")
+    assert not says_money_sent({"name": "money_already_sent", "confidence": 1.0}, "今晚的球赛谁看了")
