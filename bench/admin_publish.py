@@ -127,9 +127,10 @@ def main() -> None:
         try:
             wait_http(f"http://127.0.0.1:{action_port}/health", 90, processes[0])
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", "rasa", "run", "-m", str(model), "--enable-api", "--auth-token", "bench",
+                [sys.executable, "-m", "bot.rasa_server", "run", "-m", str(model), "--enable-api",
                  "--endpoints", str(endpoints), "--credentials", "credentials.yml", "--port", str(rasa_port)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                cwd=ROOT, env={**env, "FRAUDBOT_RASA_TOKEN": "bench"}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
             rasa = f"http://127.0.0.1:{rasa_port}"
             wait_http(f"{rasa}/webhooks/rest/", 240, processes[1])
             result = asyncio.run(measure(tmp, rasa, env, "--examples" in sys.argv))

@@ -154,7 +154,7 @@ def _serve_children(model: Path, chat: bool, env: dict[str, str]) -> list[Child]
 
 def _serve(model: Path, chat: bool) -> int:
     """Every process of the bot, each restarted with backoff when it dies; Ctrl-C or SIGTERM stops them all."""
-    from bot.rasa_server import TOKEN_ENV, rasa_token
+    from bot.config import TOKEN_ENV, rasa_token
 
     (PROJECT_ROOT / "logs").mkdir(exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s",

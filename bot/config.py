@@ -30,6 +30,24 @@ def reply_timeout() -> float:
     return seconds if 0 < seconds < 3600 else 10.0
 
 
+TOKEN_ENV = "FRAUDBOT_RASA_TOKEN"
+TOKEN_FILE_ENV = "FRAUDBOT_RASA_TOKEN_FILE"
+
+
+def rasa_token() -> str:
+    """The Rasa API token: ``FRAUDBOT_RASA_TOKEN``, else the file ``FRAUDBOT_RASA_TOKEN_FILE``, else "".
+
+    An unreadable token file raises :class:`OSError`: starting without the intended token
+    would leave the API either open or unusable.
+    """
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    path = os.environ.get(TOKEN_FILE_ENV, "")
+    lines = Path(path).read_text(encoding="utf-8").split() if path else []
+    return lines[0] if lines else ""
+
+
 def setting(credentials: dict | None, key: str, env: str, default: str = "") -> str:
     """A channel setting: credentials.yml's value when given, else the environment variable."""
     value = (credentials or {}).get(key)
@@ -85,7 +103,7 @@ class AdminConfig:
             live_root=Path(env.get("FRAUDBOT_CONTENT_DIR") or PROJECT_ROOT),
             admin_dir=Path(env.get("FRAUDBOT_ADMIN_DIR") or PROJECT_ROOT / "var" / "admin"),
             rasa_urls=tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip()),
-            rasa_token=env.get("FRAUDBOT_RASA_TOKEN", ""),
+            rasa_token=rasa_token(),
             live_model=Path(env.get("FRAUDBOT_MODEL") or PROJECT_ROOT / "models" / "fraudbot.tar.gz"),
             endpoints=Path(env.get("FRAUDBOT_ENDPOINTS") or PROJECT_ROOT / "endpoints.yml"),
             secure_cookies=env.get("FRAUDBOT_ADMIN_SECURE_COOKIE", "") == "1",

@@ -16,8 +16,10 @@ import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from actions.knowledge import domain_responses
+from actions.verdict import readable
 from bot.config import reply_timeout
 from bot.inbound import MAX_TEXT_CHARS
+from nlu.entities import find_entities
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ def with_safety_net(on_new_message: OnNewMessage, timeout: float | None = None) 
 
     async def handle(message: UserMessage) -> None:
         output = message.output_channel
+        if not worth_reading(message.text or ""):
+            await output.send_text_message(message.sender_id, hotline_fallback_text())
+            return
         sent_before = _sent_count(output)
         try:
             await asyncio.wait_for(on_new_message(message), limit)
@@ -71,13 +76,25 @@ def with_safety_net(on_new_message: OnNewMessage, timeout: float | None = None) 
             await output.send_text_message(message.sender_id, LAST_RESORT)
             return
         except Exception as error:  # whatever broke, the resident gets the hotlines
-            logger.error("message on %s (%d characters) failed: %s at %s", message.input_channel,
-                         len(message.text or ""), type(error).__name__, _where(error))
+            logger.error("message on %s (%d characters) failed: %s", message.input_channel,
+                         len(message.text or ""), failure(error))
         if sent_before is not None and _sent_count(output) == sent_before:
             logger.warning("no reply on %s; sending the hotline fallback", message.input_channel)
             await output.send_text_message(message.sender_id, hotline_fallback_text())
 
     return handle
+
+
+def worth_reading(text: str) -> bool:
+    """Whether the NLU should see ``text`` at all.
+
+    Symbols, SQL, stray letters and bare digits hold nothing to judge; the intent classifier
+    still picks some intent for them (goodbye, money sent …), so they are answered here with
+    the could-not-read text naming 96110 and 110. Button payloads (``/intent{…}``) pass.
+    """
+    if text.startswith("/"):
+        return True
+    return readable(text, [{"entity": found.label} for found in find_entities(text)])
 
 
 def _sent_count(output: OutputChannel) -> int | None:
@@ -86,7 +103,8 @@ def _sent_count(output: OutputChannel) -> int | None:
     return len(messages) if isinstance(messages, list) else None
 
 
-def _where(error: BaseException) -> str:
-    """The file and line an exception came from, without its message (which may quote the resident)."""
+def failure(error: BaseException) -> str:
+    """An exception for the log without its message (messages can quote what a resident wrote)."""
     frames = traceback.extract_tb(error.__traceback__)
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}{where}"

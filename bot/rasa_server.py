@@ -16,28 +16,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from bot import privacy
+from bot.config import TOKEN_ENV, TOKEN_FILE_ENV, rasa_token
 
-TOKEN_ENV = "FRAUDBOT_RASA_TOKEN"
-TOKEN_FILE_ENV = "FRAUDBOT_RASA_TOKEN_FILE"
 HOST_ENV = "FRAUDBOT_RASA_HOST"
 DEFAULT_HOST = "127.0.0.1"
-
-
-def rasa_token() -> str:
-    """The Rasa API token: ``FRAUDBOT_RASA_TOKEN``, else the file ``FRAUDBOT_RASA_TOKEN_FILE``, else "".
-
-    An unreadable token file raises :class:`OSError`: starting without the intended token
-    would leave the API either open or unusable.
-    """
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if token:
-        return token
-    path = os.environ.get(TOKEN_FILE_ENV, "")
-    lines = Path(path).read_text(encoding="utf-8").split() if path else []
-    return lines[0] if lines else ""
 
 
 def rasa_argv(args: list[str], token: str, host: str) -> list[str]:

@@ -16,7 +16,7 @@ import yaml
 from actions.server import render
 from bot.admin import content
 from bot.admin.accounts import check_password, hash_password
-from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, read_files, training_key, unified_diff
+from bot.admin.content import DOMAIN, MONEY_SENT, REGIONS, REPORT_LINES, SCENARIOS, read_files, training_key, unified_diff
 from bot.admin.stats import CHINA, chart_svg, overview
 from bot.admin.validation import own_problems, validate_files
 
@@ -97,6 +97,7 @@ def test_the_repository_content_is_valid(files: content.Files) -> None:
      "text_0", "96110和110"),
     ("nlu/data/scenarios/romance.yml", lambda t: t.replace("scenario: romance", "scenario: love_scam", 1),
      "block_0", "没有「love_scam」这个场景编号"),
+    (MONEY_SENT, lambda t: t.replace("patterns:\n", "patterns:\n  - 转了(\n", 1), "pattern_0", "不是正确的正则表达式"),
 ])
 def test_own_checks_name_the_field_in_chinese(files: content.Files, path: str, change: object, field: str,
                                               words: str) -> None:

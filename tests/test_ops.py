@@ -22,7 +22,8 @@ import pytest
 from bot import health
 from bot.channels.health import action_health_url, report
 from bot.cli import free_port, wait_http
-from bot.rasa_server import rasa_argv, rasa_token
+from bot.config import rasa_token
+from bot.rasa_server import rasa_argv
 from bot.supervisor import Backoff, Child, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
-from bot.channels.wechat_common import MAX_BODY_BYTES, ReplayGuard, Seen, SeenMessages
+from bot.channels.seen import SeenMessages
+from bot.channels.wechat_common import MAX_BODY_BYTES, ReplayGuard, Seen
 from bot.fallback import TRUNCATED_NOTICE
 from bot.inbound import MAX_TEXT_CHARS
 from tests.conftest import start_rasa, stop

@@ -34,6 +34,7 @@ DOMAIN = "domain.yml"
 SCENARIOS = "actions/data/scenarios.yml"
 REPORT_LINES = "actions/data/report_lines.yml"
 REGIONS = "actions/data/regions.yml"
+MONEY_SENT = "actions/data/money_sent.yml"
 
 Files = dict[str, str]
 

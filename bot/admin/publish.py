@@ -36,7 +36,7 @@ from bot.admin import content
 from bot.admin.content import Draft, Files, changed, materialise, remove_tree, training_key, unified_diff, write_files
 from bot.admin.history import History
 from bot.admin.validation import Problem, validate_files
-from bot.config import PROJECT_ROOT, AdminConfig
+from bot.config import PROJECT_ROOT, TOKEN_ENV, AdminConfig
 
 logger = logging.getLogger(__name__)
 
@@ -239,9 +239,10 @@ class Candidate:
                     sys.executable, "-m", "actions.server", "--host", "127.0.0.1", "--port", str(action_port),
                     cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log),
                 await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "rasa", "run", "-m", str(model), "--enable-api", "--auth-token", token,
+                    sys.executable, "-m", "bot.rasa_server", "run", "-m", str(model), "--enable-api",
                     "--endpoints", str(self.dir / "endpoints.yml"), "--credentials", str(self.dir / "credentials.yml"),
-                    "-i", "127.0.0.1", "--port", str(rasa_port), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)]
+                    "-i", "127.0.0.1", "--port", str(rasa_port), cwd=PROJECT_ROOT,
+                    env={**env, TOKEN_ENV: token}, stdout=log, stderr=log)]
             await _wait_http(f"http://127.0.0.1:{action_port}/health", 90, self._processes)
             await _wait_http(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", 240, self._processes)
         except (TimeoutError, RuntimeError) as error:

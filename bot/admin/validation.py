@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, Files, materialise, remove_tree
+from bot.admin.content import DOMAIN, MONEY_SENT, REGIONS, REPORT_LINES, SCENARIOS, Files, materialise, remove_tree
 from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
@@ -160,6 +160,7 @@ def own_problems(files: Files) -> list[Problem]:
     problems += _scenario_problems(parsed.get(SCENARIOS) or {}, set(lines.get("situations") or {}))
     problems += _report_line_problems(lines)
     problems += _region_problems(parsed.get(REGIONS) or {})
+    problems += _money_sent_problems(parsed.get(MONEY_SENT) or {})
     for path, data in parsed.items():
         if path.startswith("nlu/") and isinstance(data, dict):
             problems += _example_problems(path, data)
@@ -239,6 +240,21 @@ def _report_line_problems(data: dict[str, Any]) -> list[Problem]:
         if not phone_number(number):
             problems.append(Problem(REPORT_LINES, f"{bank}的号码「{number}」不是一个电话号码：只能有数字和“-”。",
                                     f"bank_{index}", str(bank)))
+    return problems
+
+
+def _money_sent_problems(data: dict[str, Any]) -> list[Problem]:
+    """Every pattern must compile: a broken one would silently stop the golden-hour answer for its words."""
+    patterns = data.get("patterns") or []
+    if not patterns:
+        return [Problem(MONEY_SENT, "至少要有一条说明“钱已经转出去了”的说法。", "patterns")]
+    problems = []
+    for index, pattern in enumerate(patterns):
+        try:
+            re.compile(str(pattern))
+        except re.error as error:
+            problems.append(Problem(MONEY_SENT, f"第 {index + 1} 条不是正确的正则表达式：{error}",
+                                    f"pattern_{index}", str(pattern)))
     return problems
 
 

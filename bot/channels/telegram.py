@@ -28,7 +28,6 @@ import hmac
 import logging
 import re
 import secrets
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -44,9 +43,9 @@ from telegram.ext import AIORateLimiter, ExtBot
 from actions.knowledge import scenarios
 from actions.verdict import explain_scenario, risk
 from bot.alerts.service import AlertService, InvalidAlert, Refused
-from bot.channels.wechat_common import SeenMessages
+from bot.channels.seen import SeenMessages
 from bot.config import TelegramConfig
-from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, hotline_fallback_text, response_text, with_safety_net
+from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, failure, hotline_fallback_text, response_text, with_safety_net
 from bot.inbound import MAX_TEXT_CHARS, clean_text, normalise
 from bot.nlu_client import case_from_parse
 from bot.store import GroupRegistry
@@ -86,13 +85,6 @@ def sender_id(chat_id: int, user_id: int | None, group: bool) -> str:
 def chat_of(recipient_id: str) -> int:
     """The chat a conversation's replies go to (the group for group conversations)."""
     return int(recipient_id.split(":")[1])
-
-
-def failure(error: BaseException) -> str:
-    """An exception for the log without its message (messages can quote what a resident wrote)."""
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    return f"{type(error).__name__}{where}"
 
 
 def callback_key(token: str) -> bytes:
