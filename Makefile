@@ -19,7 +19,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_INTER_OP_PARALLELISM_THREADS ?= 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 2
 
-.PHONY: help run serve admin train test lint validate browser test-stories telegram clean
+.PHONY: help run serve admin train test lint validate browser test-stories telegram screenshots clean
 
 help:
 	@echo "make run    set up, train if needed, start the bot and chat in this terminal"
@@ -65,6 +65,10 @@ lint: $(BIN)/.installed
 test: $(MODEL) validate lint browser
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-stories
+
+# Renews docs/screenshots/ (the browser test writes to a temporary folder otherwise).
+screenshots: $(MODEL) browser
+	FRAUDBOT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/test_admin_browser.py
 
 test-stories: $(MODEL)
 	$(BIN)/python -m bot.cli test-stories

@@ -16,6 +16,9 @@ from bot.nlu_client import quiet_logs
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "fraudbot.tar.gz"
 quiet_logs()
+# Every server a test starts hashes sender ids with this salt (bot/privacy.py), instead of
+# creating the deployment's salt file under var/.
+os.environ.setdefault("FRAUDBOT_ID_SALT", "fraudbot-test-salt")
 
 
 def stop(process: subprocess.Popen) -> None:

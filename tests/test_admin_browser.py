@@ -3,7 +3,7 @@
 The stack is the real one on loopback: the action server with its NLG endpoint, the Rasa
 server with the trained model and its HTTP API, and the admin, all reading a temporary
 copy of the content files (the repository's files are never touched). Every page is
-saved as a screenshot under docs/screenshots/ for the README.
+saved as a screenshot (under docs/screenshots/ for the README with `make screenshots`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,7 +28,9 @@ from tests.test_rest_e2e import joined
 from tests.test_rest_e2e import say as rest_say
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary folder, so a test run leaves the tracked ones alone; `make screenshots`
+# points FRAUDBOT_SCREENSHOT_DIR at docs/screenshots/ to renew them for the README.
+SCREENSHOTS = Path(os.environ.get("FRAUDBOT_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="fraudbot-screenshots-"))
 PASSWORD = "correct-horse-battery"
 TOKEN = "test-rasa-token"
 POLICE_STORY = "有人打电话自称公安局的，说我涉嫌洗钱，让我把钱转到安全账户配合调查"
