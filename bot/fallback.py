@@ -8,7 +8,9 @@ used if ``domain.yml`` cannot be read at all.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import traceback
 from typing import Any, Awaitable, Callable
 
@@ -30,6 +32,8 @@ TRUNCATED_NOTICE = (f"您发来的内容比较长，我只读了前{MAX_TEXT_CHA
                     "单独发给我，我能答得更准；拿不准也可以直接打96110反诈专线问一问。")
 """Added after the answer when a channel cut a resident's text (see :func:`bot.inbound.clean_text`)."""
 
+
+_PAYLOAD = re.compile(r"/[A-Za-z_][A-Za-z0-9_]{0,63}(\{.{0,2000}\})?", re.DOTALL)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -93,8 +97,21 @@ def worth_reading(text: str) -> bool:
     the could-not-read text naming 96110 and 110. Button payloads (``/intent{…}``) pass.
     """
     if text.startswith("/"):
-        return True
+        return _payload(text)
     return readable(text, [{"entity": found.label} for found in find_entities(text)])
+
+
+def _payload(text: str) -> bool:
+    """A button payload as Rasa reads it: ``/intent`` or ``/intent{json object}``, nothing else."""
+    match = _PAYLOAD.fullmatch(text)
+    if not match:
+        return False
+    if not match.group(1):
+        return True
+    try:
+        return isinstance(json.loads(match.group(1)), dict)
+    except ValueError:
+        return False
 
 
 def _sent_count(output: OutputChannel) -> int | None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actions.verdict import Case, compose, readable, risk, says_money_sent
+from actions.verdict import Case, assessment, compose, readable, says_money_sent
 from bot.inbound import clean_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,19 +59,23 @@ class Classifier:
         return await self._agent.parse_message(clean_text(text).text)
 
     async def classify(self, text: str) -> dict[str, Any]:
-        """The stable classification contract: scenario, confidence, risk, signals, entities."""
+        """The stable classification contract: scenario, confidence, risk, signals, entities,
+        plus the evidence ids that decided the risk and the calibrated scam probability."""
         parse = await self.parse(text)
         case = case_from_parse(parse)
+        found = assessment(case)
         return {
             "scenario": case.scenario,
             "confidence": round(case.confidence, 4),
-            "risk": risk(case),
+            "risk": found.risk,
             "signals": case.signals,
             "entities": [
                 {"entity": e["entity"], "value": e.get("value"), "start": e.get("start"),
                  "end": e.get("end")}
                 for e in case.entities
             ],
+            "evidence": found.decided_by,
+            "scam_probability": round(case.p_scam, 4),
         }
 
     async def check(self, text: str) -> list[str]:
@@ -84,6 +88,7 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
     scenario = parse.get("scenario") or {}
     entities = list(parse.get("entities") or [])
     text = parse.get("text") or ""
+    probability = parse.get("scam_probability")
     return Case(
         text=text,
         scenario=scenario.get("name", "none"),
@@ -93,4 +98,5 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
         money_sent=says_money_sent(parse.get("intent"), text),
         bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
         unreadable=not readable(text, entities),
+        scam_probability=float(probability) if isinstance(probability, (int, float)) else None,
     )

@@ -28,7 +28,7 @@ def rasa_argv(args: list[str], token: str, host: str) -> list[str]:
     """Rasa's own arguments with the token and the listening interface added (never shown to the kernel)."""
     if any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in args):
         raise SystemExit("pass the token in FRAUDBOT_RASA_TOKEN or FRAUDBOT_RASA_TOKEN_FILE, not on the command line")
-    extra = ["--auth-token", token] if token else []
+    extra = [f"--auth-token={token}"] if token else []  # "=": a token may start with "-"
     if not any(arg in ("-i", "--interface") or arg.startswith("--interface=") for arg in args):
         extra += ["--interface", host]
     return ["rasa", *args, *extra]

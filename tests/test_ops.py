@@ -180,7 +180,7 @@ def test_a_real_child_that_dies_is_restarted(tmp_path: Path, clean_health: None)
 
 def test_rasa_arguments_get_the_token_and_loopback() -> None:
     assert rasa_argv(["run", "--enable-api"], "s3cret", "127.0.0.1") == [
-        "rasa", "run", "--enable-api", "--auth-token", "s3cret", "--interface", "127.0.0.1"]
+        "rasa", "run", "--enable-api", "--auth-token=s3cret", "--interface", "127.0.0.1"]
     assert rasa_argv(["run", "-i", "0.0.0.0"], "", "127.0.0.1") == ["rasa", "run", "-i", "0.0.0.0"]
     with pytest.raises(SystemExit):
         rasa_argv(["run", "--auth-token", "visible"], "", "127.0.0.1")

@@ -9,7 +9,8 @@ proactive messages, so this connector is our own and has its own name, ``telegra
 
 Private chats go to Rasa message by message. In groups the bot is quiet: it answers when
 mentioned, when replied to, or on ``/check``; it warns on its own only about forwarded or
-long messages that are high risk with high confidence. Each resident keeps their own
+long messages that are high risk by evidence (a demand or a known scam script, never the
+topic alone) with high confidence. Each resident keeps their own
 conversation inside a group (sender ``tg:<chat>:<user>``); replies go to the group.
 
 At the door: an update already handled (same ``update_id``, Telegram redelivering or a
@@ -41,7 +42,7 @@ from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, T
 from telegram.ext import AIORateLimiter, ExtBot
 
 from actions.knowledge import scenarios
-from actions.verdict import explain_scenario, risk
+from actions.verdict import explain_scenario, warrants_group_warning
 from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.channels.seen import SeenMessages
 from bot.config import TelegramConfig
@@ -458,13 +459,15 @@ class TelegramBridge:
             await self.sender.send(chat_id, text)
 
     async def _maybe_warn(self, message: Message, text: str) -> None:
-        """Warn the group (auto-warning on) about a forwarded or long message that is clearly a scam."""
+        """Warn the group (auto-warning on) about a forwarded or long message that is clearly a scam:
+        high risk decided by a demand or a known scam script, never the topic alone
+        (:func:`actions.verdict.warrants_group_warning`)."""
         forwarded = message.forward_origin is not None
         if not forwarded and len(text.strip()) < self.config.autowarn_min_chars:
             return
         case = case_from_parse(await self._parse(text))
         info = case.named_scenario
-        if info is None or risk(case) != "high" or case.confidence < self.config.autowarn_min_confidence:
+        if info is None or not warrants_group_warning(case, self.config.autowarn_min_confidence):
             return
         logger.info("auto-warning in %s: %s", message.chat.id, case.scenario)
         warning = response_text("utter_group_warning").format(scenario_name=info.name)
