@@ -11,7 +11,8 @@ RASA := $(BIN)/rasa
 MODEL := models/fraudbot.tar.gz
 SPACY_PIPELINE := nlu/spacy/zh_fraudbot_v1/config.cfg
 TRAIN_INPUTS := config.yml domain.yml $(shell find nlu/data stories -name '*.yml' 2>/dev/null) \
-	nlu/components.py nlu/spacy_pipeline.py
+	nlu/components.py nlu/spacy_pipeline.py nlu/intent_classifier.py nlu/text_normalizer.py nlu/normalize.py \
+	nlu/homophones.yml
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
