@@ -21,6 +21,7 @@ from actions.verdict import (
     NONE,
     Case,
     Reply,
+    assessment,
     compose,
     needs_call_check,
     readable,
@@ -63,11 +64,14 @@ def case_from_tracker(tracker: Tracker) -> Case:
     entities = list(message.get("entities") or [])
     found = message.get("scenario") or {}
     scenario, confidence = found.get("name", NONE), float(found.get("confidence") or 0.0)
+    probability = message.get("scam_probability")
+    scam_probability = float(probability) if isinstance(probability, (int, float)) else None
     if (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE) and tracker.get_slot("scenario"):
-        scenario, confidence = tracker.get_slot("scenario"), 1.0
+        # the story told before decides; this message's own probability is about a bank name
+        scenario, confidence, scam_probability = tracker.get_slot("scenario"), 1.0, None
     alert = (message.get("metadata") or {}).get("alert") or {}
     if alert.get("scenario") and (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE):
-        scenario, confidence = alert["scenario"], 1.0  # "像这个吗" about a police alert
+        scenario, confidence, scam_probability = alert["scenario"], 1.0, None  # "像这个吗" about a police alert
     return Case(
         text=text,
         scenario=scenario,
@@ -78,6 +82,7 @@ def case_from_tracker(tracker: Tracker) -> Case:
         bank=payment_channel(tracker),
         alert_title=alert.get("title"),
         unreadable=not readable(text, entities),
+        scam_probability=scam_probability,
     )
 
 
@@ -107,12 +112,14 @@ class ActionAssess(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         case = case_from_tracker(tracker)
+        found = assessment(case)
         # Residents' stories stay out of the INFO log; numbers are masked even at DEBUG.
-        logger.info("assess scenario=%s conf=%.2f signals=%s chars=%d", case.scenario,
-                    case.confidence, case.signals, len(case.text))
+        logger.info("assess scenario=%s conf=%.2f p_scam=%.2f risk=%s evidence=%s chars=%d", case.scenario,
+                    case.confidence, case.p_scam, found.risk, found.decided_by, len(case.text))
         logger.debug("assess text=%s", redact(case.text[:200]))
         info = case.named_scenario
-        if case.unreadable or (info is None and not case.signals and not case.money_sent):
+        nothing_found = not case.signals and not found.for_ids and not found.against_ids
+        if case.unreadable or (info is None and nothing_found and not case.money_sent):
             # Nothing readable, or nothing to judge: ask again and name 96110 and 110, no verdict.
             dispatcher.utter_message(response=COULD_NOT_READ)
             return []

@@ -1,8 +1,13 @@
 """The verdict: how risky a case is, and the reply a resident reads.
 
 Pure functions over a :class:`Case` (what the NLU found plus what the conversation
-knows), so the action server, ``fraudbot check`` and ``fraudbot classify`` give the same
-answer. Three levels, never "safe": 高风险 / 需警惕 / 未发现明显诈骗特征.
+knows), so the action server, ``fraudbot check``, ``fraudbot classify`` and the group
+auto-warning give the same answer. Three levels, never "safe": 高风险 / 需警惕 / 未发现明显诈骗特征.
+
+The level is not the scenario: the scenario says what a message resembles, the risk weighs the
+evidence for and against a scam (``nlu/evidence.yml``) with the calibrated scam probability
+(:func:`assessment`). A scam topic with no demand and protective facts is low; high needs a
+demand or a known scam script, and the reply names the evidence that decided it.
 """
 
 from __future__ import annotations
@@ -11,17 +16,26 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from actions.knowledge import DEFAULT_STOP, ReportLine, ScenarioInfo, domain_responses, money_sent_patterns, scenarios
+from actions.knowledge import (
+    DEFAULT_STOP,
+    ReportLine,
+    ScenarioInfo,
+    data_dir,
+    domain_responses,
+    fresh_yaml,
+    money_sent_patterns,
+    scenarios,
+)
 from actions.report_lines import bank_line, official_domain, official_number, route
-from nlu.signals import signal_table
+from nlu.evidence import Assessment, Thresholds, assess, evidence_table, find
 
 logger = logging.getLogger(__name__)
 
 NONE = "none"
 MIN_SCENARIO_CONFIDENCE = 0.35  # below this the scenario is not named to the resident
-CONFIDENT_SCENARIO = 0.75  # a story this clearly one scam is high risk on its own
 RISK_LABELS = {"high": "高风险", "medium": "需警惕", "low": "未发现明显诈骗特征"}
 MONEY_SENT_INTENT = "money_already_sent"
 # Chosen by measurement (issue 18): the 71 held-out money-sent examples (tests/data/nlu_holdout.yml)
@@ -56,11 +70,22 @@ class Case:
     asked_code: bool | None = None
     alert_title: str | None = None  # a police alert the resident is asking about
     unreadable: bool = False  # nothing in the message the bot can read (see ``readable``)
+    scam_probability: float | None = None  # calibrated P(scam) from the NLU; None: from the scenario
+
+    @property
+    def p_scam(self) -> float:
+        """The calibrated scam probability, or one read from the scenario when the NLU gave none
+        (a case built from the conversation: the call check form, a police alert)."""
+        if self.scam_probability is not None:
+            return self.scam_probability
+        if self.scenario != NONE:
+            return self.confidence
+        return 1.0 - self.confidence if self.confidence > 0 else 0.5  # nothing known either way
 
     def __post_init__(self) -> None:
         # Whatever scenario the classifier guessed for text it cannot read is not reported.
         if self.unreadable:
-            self.scenario, self.confidence = NONE, 0.0
+            self.scenario, self.confidence, self.scam_probability = NONE, 0.0, 0.0
 
     @property
     def named_scenario(self) -> ScenarioInfo | None:
@@ -73,6 +98,16 @@ class Case:
     def knowledge_question(self) -> bool:
         """A question *about* a scam (什么是杀猪盘), not a story of one happening."""
         return bool(_KNOWLEDGE.search(self.text)) and not self.signals and not self.money_sent
+
+    @cached_property
+    def evidence(self) -> list[str]:
+        """Ids of the evidence for and against a scam in the message and the form's answers."""
+        found = find(self.text, self.signals, self.entities, official_number, official_domain)
+        if self.asked_money:
+            found.append("asks_transfer")
+        if self.asked_code and "verification_code" not in found:
+            found.append("verification_code")
+        return found
 
 
 def carries_money_sent(text: str) -> bool:
@@ -115,43 +150,72 @@ def readable(text: str, entities: Iterable[Mapping[str, Any]] = ()) -> bool:
     return carries_money_sent(text)
 
 
-def risk(case: Case) -> str:
-    """``high``, ``medium`` or ``low`` for a case.
+def thresholds() -> Thresholds:
+    """The risk thresholds (``data/risk.yml``, chosen by ``bench/choose_thresholds.py``)."""
+    path = data_dir() / "risk.yml"
+    if not path.exists():
+        return Thresholds()
+    return Thresholds.from_mapping((fresh_yaml(path) or {}).get("thresholds"))
 
-    A message the bot could not read is low (it gets no verdict, see ``compose``).
-    Money already gone is always high. High-severity red flags are high when a scam story
-    surrounds them or when two flags come together. A question about a scam is low.
+
+def assessment(case: Case, limits: Thresholds | None = None) -> Assessment:
+    """The risk of a case and the evidence that decided it (the one place that decides).
+
+    A message the bot could not read is low (it gets no verdict, see ``compose``). Money already
+    gone is always high. A question about a scam (什么是杀猪盘) is low. Everything else is
+    :func:`nlu.evidence.assess` of the calibrated scam probability and the evidence.
+    ``limits`` replaces the thresholds of ``data/risk.yml`` (``bench/choose_thresholds.py``).
     """
+    limits = limits or thresholds()
     if case.unreadable:
-        return "low"
-    if case.money_sent:
-        return "high"
-    table = signal_table()
-    high_flags = [s for s in case.signals if table[s].severity == "high"]
-    scam = case.named_scenario is not None
-    if case.asked_money or case.asked_code:
-        return "high"
-    if high_flags and (scam or len(case.signals) >= 2):
-        return "high"
-    if case.knowledge_question:
-        return "low"
-    if scam and (case.signals or case.confidence >= CONFIDENT_SCENARIO):
-        return "high"
-    if scam or case.signals:
-        return "medium"
-    return "low"
+        return Assessment("low", 0.0)
+    evidence = case.evidence
+    if case.knowledge_question and not case.asked_money and not case.asked_code:
+        table = evidence_table()
+        if not any(table[e].decisive for e in evidence):
+            return assess(0.0, [e for e in evidence if table[e].side == "against"], thresholds=limits)
+    return assess(case.p_scam, evidence, money_sent=case.money_sent, thresholds=limits)
+
+
+def risk(case: Case) -> str:
+    """``high``, ``medium`` or ``low`` for a case (see :func:`assessment`)."""
+    return assessment(case).risk
+
+
+def reported_scenario(case: Case, found: Assessment | None = None) -> str:
+    """The scenario ``fraudbot classify`` reports: ``none`` when the evidence shows a genuine
+    situation (low risk because of facts against a scam, nothing decisive for one, no money
+    sent), else the classifier's scenario. Chosen on the validation split, where it raised
+    ``none`` recall without costing scam recall; the resemblance is still reported beside it."""
+    found = found or assessment(case)
+    if found.risk == "low" and found.against_ids and not found.decisive and not case.money_sent:
+        return NONE
+    return case.scenario
+
+
+def warrants_group_warning(case: Case, min_confidence: float) -> bool:
+    """Whether a message posted in a group is worth an unasked-for warning (more conservative
+    than the reply to a resident who asks): high risk decided by a demand or a known scam script,
+    nothing against it, a named scenario at ``min_confidence``. Never on topic alone."""
+    info = case.named_scenario
+    if info is None or case.confidence < min_confidence or case.money_sent:
+        return False
+    found = assessment(case)
+    return found.risk == "high" and bool(found.decisive) and not found.against_ids
 
 
 def needs_call_check(case: Case) -> bool:
-    """A call-type story with no high red flag yet: ask the short questions before judging.
+    """A call-type story with nothing decisive either way: ask the short questions before judging.
 
-    "有个自称警察的人打电话给我" alone says too little; what they asked for decides.
+    "有个自称警察的人打电话给我" alone says too little; what they asked for decides. A story that
+    already shows a demand, or that the evidence already calls low (民警来家里宣传反诈), is
+    answered at once.
     """
     info = case.named_scenario
     if info is None or not info.ask_on_call or case.money_sent or case.knowledge_question:
         return False
-    table = signal_table()
-    return not any(table[s].severity == "high" for s in case.signals)
+    found = assessment(case)
+    return found.risk == "medium" and not found.decisive
 
 
 def situation(case: Case) -> str:
@@ -183,12 +247,33 @@ def _lines_text(lines: list[ReportLine]) -> str:
     return "求助电话：\n" + "\n".join(f"· {line.render()}" for line in lines)
 
 
-def _reasons(case: Case) -> list[str]:
-    table = signal_table()
+# What would make a look-alike a scam, and how to check, by report-line situation.
+_WOULD_BE_SCAM = "如果对方让您转账、交钱、要验证码或密码，或者让您下载APP、开屏幕共享，那就是诈骗，请马上停下。"
+_HOW_TO_VERIFY = {
+    "call": "想核实，请先挂断，再自己拨打官方电话（银行卡背面、官方APP或官网上的号码），不要回拨对方的号码。",
+    "sms": "想核实，请不要点短信里的链接、不要回拨短信里的号码，自己打开官方APP或拨打官方客服电话查询。",
+}
+_VERIFY_DEFAULT = ("想核实，请自己拨打官方电话（银行卡背面、官方APP或官网上的号码），或当面问问家人，"
+                   "不要用对方给的联系方式。")
+_SETTLE = {
+    "call": "关键看一点：对方有没有让您转账、交钱，或者要验证码、让您开屏幕共享、下载APP？有任何一样就是诈骗；"
+            "都没有，也请挂断后自己拨打官方电话核实。",
+    "sms": "关键看一点：短信有没有让您点链接填卡号、密码、验证码，或者回拨、回复？有就是诈骗；"
+           "真要办理，请自己打开官方APP或拨打官方客服电话。",
+}
+_SETTLE_DEFAULT = ("关键看一点：对方有没有让您转账、先交钱、要验证码，或者让您下载APP、保密？有任何一样就是诈骗；"
+                   "拿不准就先别动钱，打96110问问。")
+
+
+def _reasons(case: Case, found: Assessment) -> list[str]:
+    """The evidence that decided the level, in residents' words (the scenario's truth last for high)."""
+    table = evidence_table()
     info = case.named_scenario
     covered = info.covers if info else frozenset()
-    reasons = [f"· {table[s].name}：{table[s].explain}" for s in case.signals if s not in covered][:2]
-    if info and info.truth:
+    if found.risk == "low":
+        return [f"· {table[e].name}：{table[e].explain}" for e in found.against_ids][:2]
+    reasons = [f"· {table[e].name}：{table[e].explain}" for e in found.for_ids if e not in covered][:3]
+    if info and info.truth and found.risk == "high":
         reasons.append(f"· {info.truth}")
     return reasons
 
@@ -238,13 +323,20 @@ def could_not_read() -> Reply:
 
 
 def compose(case: Case) -> Reply:
-    """The full reply for a case: verdict, why, what to do now, which line to call."""
+    """The full reply for a case: verdict, why, what to do now, which line to call.
+
+    High names the evidence that decided it; 需警惕 asks the one question that would settle it;
+    low on a scam topic is calm (no demand, protective facts) and says what would make it a scam
+    and how to check, never 高风险.
+    """
     if case.unreadable:
         return could_not_read()
     if case.money_sent:
         return golden_hour(case)
-    level = risk(case)
+    found = assessment(case)
+    level = found.risk
     info = case.named_scenario
+    where = situation(case)
     messages: list[str] = []
     if case.knowledge_question and info:
         messages.append(f"「{info.name}」是这样骗人的：{info.truth}")
@@ -256,20 +348,29 @@ def compose(case: Case) -> Reply:
         else:
             messages.append(f"⚠️ 高风险：这很像诈骗，{DEFAULT_STOP}")
     elif level == "medium":
-        messages.append(f"⚠️ 需警惕：这有「{info.name}」诈骗的特征。" if info
-                        else "⚠️ 需警惕：里面有诈骗常见的危险信号。")
+        messages.append(f"⚠️ 需警惕：这有「{info.name}」诈骗的特征，但还不能确定。" if info
+                        else "⚠️ 需警惕：里面有诈骗常见的危险信号，但还不能确定。")
     else:
         messages.append("目前未发现明显诈骗特征，但这不代表一定安全。")
     if case.alert_title:
         messages.append(f"这和警方发布的警情通报《{case.alert_title}》说的是同一类骗局，请对照提醒，千万别转账。")
-    reasons = _reasons(case) if not case.knowledge_question else []
+    reasons = _reasons(case, found) if not case.knowledge_question else []
     if reasons:
-        messages.append("为什么：\n" + "\n".join(reasons))
-    advice = info.advice if info else scenarios()[NONE].advice
-    heading = "遇到了怎么办：" if case.knowledge_question and info else "现在就做："
+        messages.append(("为什么这样判断：\n" if level == "low" else "为什么：\n") + "\n".join(reasons))
+    if level == "medium":
+        messages.append(_SETTLE.get(where, _SETTLE_DEFAULT))
+    if level == "low" and not case.knowledge_question:
+        if info or found.for_ids or found.against_ids:
+            messages.append(_WOULD_BE_SCAM + "\n" + _HOW_TO_VERIFY.get(where, _VERIFY_DEFAULT))
+        advice = scenarios()[NONE].advice
+        heading = "平时记住："
+    else:
+        advice = info.advice if info else scenarios()[NONE].advice
+        heading = "遇到了怎么办：" if case.knowledge_question and info else "现在就做："
     messages.append(heading + "\n" + "\n".join(f"{i}. {a}" for i, a in enumerate(advice, 1)))
     messages.extend(_verified_notes(case))
-    messages.append(_lines_text(route(situation(case), case.bank)))
+    lines_for = where if level != "low" or case.knowledge_question else "consult"
+    messages.append(_lines_text(route(lines_for, case.bank)))
     return Reply(level, messages)
 
 

@@ -58,8 +58,8 @@ async def _classify(model: Path) -> int:
                 raise ValueError('expected {"text": "..."}')
             result = await classifier.classify(text)
         except (ValueError, KeyError) as error:
-            result = {"scenario": "none", "confidence": 0.0, "risk": "low", "signals": [],
-                      "entities": [], "error": str(error)}
+            result = {"scenario": "none", "confidence": 0.0, "scam_probability": 0.0, "risk": "low",
+                      "signals": [], "evidence": [], "entities": [], "error": str(error)}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
     return 0
@@ -79,7 +79,7 @@ async def _eval(model: Path, path: Path, as_json: bool) -> int:
 
     rows = read_labelled(path)
     classifier = await Classifier.load(model)
-    predicted = [(await classifier.classify(text))["scenario"] for text, _ in rows]
+    predicted = [await classifier.classify(text) for text, _ in rows]
     scores = score([label for _, label in rows], predicted)
     print(json.dumps(scores.as_dict(), ensure_ascii=False, indent=2) if as_json else scores.report())
     return 0

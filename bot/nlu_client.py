@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actions.verdict import Case, assessment, compose, readable, says_money_sent
+from actions.verdict import Case, assessment, compose, readable, reported_scenario, says_money_sent
 from bot.inbound import clean_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -60,12 +60,14 @@ class Classifier:
 
     async def classify(self, text: str) -> dict[str, Any]:
         """The stable classification contract: scenario, confidence, risk, signals, entities,
-        plus the evidence ids that decided the risk and the calibrated scam probability."""
+        plus the evidence ids that decided the risk, the calibrated scam probability, and the
+        scenario the message resembles (``scenario`` is ``none`` when the evidence shows a genuine
+        situation, see :func:`actions.verdict.reported_scenario`; ``confidence`` is the resemblance's)."""
         parse = await self.parse(text)
         case = case_from_parse(parse)
         found = assessment(case)
         return {
-            "scenario": case.scenario,
+            "scenario": reported_scenario(case, found),
             "confidence": round(case.confidence, 4),
             "risk": found.risk,
             "signals": case.signals,
@@ -76,6 +78,7 @@ class Classifier:
             ],
             "evidence": found.decided_by,
             "scam_probability": round(case.p_scam, 4),
+            "resembles": case.scenario,
         }
 
     async def check(self, text: str) -> list[str]:

@@ -4,6 +4,9 @@ Every parsed message carries, besides Rasa's ``intent`` and ``entities``:
 
 - ``scenario``: ``{"name": <id from scenarios.md>, "confidence": float}`` and
   ``scenario_ranking`` (the top alternatives), from :class:`ScenarioClassifier`;
+- ``scam_probability``: the calibrated probability that the message describes a scam,
+  1 - P(none) mapped through an isotonic calibration fitted by cross-validation at training
+  time, from :class:`ScenarioClassifier`;
 - ``signals``: ids of the red flags in the text (``nlu/signals.yml``), from :class:`RedFlagDetector`.
 
 The scenario is kept apart from the intent on purpose: the intent says what the resident
@@ -28,7 +31,10 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, METADATA, METADATA_INTEN
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
 
 import nlu.spacy_pipeline  # noqa: F401  registers the spaCy factory before SpacyNLP loads
 from nlu.scenario_ids import NONE_SCENARIO
@@ -38,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SCENARIO = "scenario"
 SCENARIO_RANKING = "scenario_ranking"
+SCAM_PROBABILITY = "scam_probability"
 SIGNALS = "signals"
 
 # Intents whose examples describe no scam: they teach the scenario classifier what `none` is.
@@ -117,7 +124,9 @@ class ScenarioClassifier(GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         # Chosen on the held-out split and the independent set (bench/nlu_models.py):
         # character 1-2-grams beat 1-4-grams and word+character unions here.
-        return {"analyzer": "char", "ngram_min": 1, "ngram_max": 2, "C": 50.0, "ranking_length": 3}
+        # calibration_folds: internal cross-validation folds for the scam-probability calibration.
+        return {"analyzer": "char", "ngram_min": 1, "ngram_max": 2, "C": 50.0, "ranking_length": 3,
+                "calibration_folds": 5}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  vectorizer: TfidfVectorizer | None = None,
@@ -127,6 +136,8 @@ class ScenarioClassifier(GraphComponent):
         self._resource = resource
         self._vectorizer = vectorizer
         self._classifier = classifier
+        # isotonic calibration of 1 - P(none): knots (x) and values (y), interpolated linearly
+        self._calibration: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage,
@@ -148,13 +159,46 @@ class ScenarioClassifier(GraphComponent):
         if len(set(labels)) < 2:
             logger.warning("ScenarioClassifier needs at least two scenarios; not trained.")
             return self._resource
+        self._calibration = self._fit_calibration(texts, labels)
         self._vectorizer = self._new_vectorizer()
         features = self._vectorizer.fit_transform(texts)
-        self._classifier = LogisticRegression(C=self._config["C"], max_iter=3000,
-                                              class_weight="balanced")
+        self._classifier = self._new_classifier()
         self._classifier.fit(features, labels)
         self.persist()
         return self._resource
+
+    def _new_classifier(self) -> LogisticRegression:
+        return LogisticRegression(C=self._config["C"], max_iter=3000, class_weight="balanced")
+
+    def _fit_calibration(self, texts: List[str], labels: List[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Isotonic map from the raw 1 - P(none) to the observed share of scams.
+
+        The raw scores come from internal cross-validation (each example scored by a model that
+        never saw it), so the map learns how often the model is right at each score, not how well
+        it remembers its training data.
+        """
+        counts = np.unique(labels, return_counts=True)[1]
+        folds = min(int(self._config["calibration_folds"]), int(counts.min()))
+        if NONE_SCENARIO not in labels or folds < 2:
+            logger.warning("ScenarioClassifier: too few examples to calibrate the scam probability.")
+            return None
+        model = make_pipeline(self._new_vectorizer(), self._new_classifier())
+        probabilities = cross_val_predict(model, np.array(texts, dtype=object), labels, method="predict_proba",
+                                          cv=StratifiedKFold(folds, shuffle=True, random_state=2026))
+        classes = sorted(set(labels))
+        raw = 1.0 - probabilities[:, classes.index(NONE_SCENARIO)]
+        truth = np.array([label != NONE_SCENARIO for label in labels], dtype=float)
+        isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, truth)
+        return (np.asarray(isotonic.X_thresholds_, dtype=np.float64),
+                np.asarray(isotonic.y_thresholds_, dtype=np.float64))
+
+    def scam_probability(self, ranking: List[Dict[str, Any]]) -> float:
+        """Calibrated P(scam) from a full ranking (1 - P(none) when no calibration was fitted)."""
+        raw = 1.0 - next((r["confidence"] for r in ranking if r["name"] == NONE_SCENARIO), 0.0)
+        if self._calibration is None:
+            return float(raw)
+        knots, values = self._calibration
+        return float(np.interp(raw, knots, values))
 
     def predict(self, text: str) -> List[Dict[str, Any]]:
         """Scenarios for ``text``, most likely first, as ``{"name", "confidence"}``."""
@@ -169,6 +213,7 @@ class ScenarioClassifier(GraphComponent):
         for message in messages:
             ranking = self.predict(message.get(TEXT) or "")
             message.set(SCENARIO, ranking[0], add_to_output=True)
+            message.set(SCAM_PROBABILITY, round(self.scam_probability(ranking), 4), add_to_output=True)
             message.set(SCENARIO_RANKING, ranking[: self._config["ranking_length"]], add_to_output=True)
         return messages
 
@@ -182,6 +227,11 @@ class ScenarioClassifier(GraphComponent):
                 encoding="utf-8")
             np.savez(directory / "weights.npz", idf=self._vectorizer.idf_,
                      coef=self._classifier.coef_, intercept=self._classifier.intercept_)
+            if self._calibration is not None:
+                knots, values = self._calibration
+                (directory / "calibration.json").write_text(
+                    json.dumps({"method": "isotonic", "of": "1 - P(none)", "x": knots.tolist(),
+                                "y": values.tolist()}), encoding="utf-8")
 
     @classmethod
     def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -199,6 +249,11 @@ class ScenarioClassifier(GraphComponent):
                 classifier.classes_ = np.array(classes)
                 classifier.coef_ = weights["coef"]
                 classifier.intercept_ = weights["intercept"]
+                calibration_file = directory / "calibration.json"
+                if calibration_file.exists():
+                    calibration = json.loads(calibration_file.read_text(encoding="utf-8"))
+                    component._calibration = (np.array(calibration["x"], dtype=np.float64),
+                                              np.array(calibration["y"], dtype=np.float64))
         except (ValueError, FileNotFoundError):
             logger.warning("No trained ScenarioClassifier found; every message will be `none`.")
             return component

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 SIGNALS_PATH = Path(__file__).with_name("signals.yml")
-_NEGATION = re.compile(r"(没有|没|不|别|未|无)\S{0,2}$")
+_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)\S{0,2}$")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,13 @@ def detect_signals(text: str, has_link: bool = False) -> list[str]:
     """
     found = []
     for signal in signal_table().values():
-        if any(_affirmed(text, m) for p in signal.patterns for m in p.finditer(text)):
+        if any(affirmed(text, m) for p in signal.patterns for m in p.finditer(text)):
             found.append(signal.id)
     if has_link and "suspicious_link" not in found:
         found.append("suspicious_link")
     return found
 
 
-def _affirmed(text: str, match: re.Match[str]) -> bool:
+def affirmed(text: str, match: re.Match[str]) -> bool:
+    """False when ``match`` follows a negation within three characters (他没让我下载APP)."""
     return not _NEGATION.search(text[max(0, match.start() - 4):match.start()])

@@ -13,10 +13,13 @@ from actions.actions import ActionAssess, ActionCallVerdict, ActionHotlines, Val
 
 def tracker(text: str, intent: str = "consult", scenario: str = "none", confidence: float = 0.0,
             signals: list[str] | None = None, entities: list[dict[str, Any]] | None = None,
-            slots: dict[str, Any] | None = None, intent_confidence: float = 0.9) -> Tracker:
+            slots: dict[str, Any] | None = None, intent_confidence: float = 0.9,
+            scam_probability: float | None = None) -> Tracker:
     latest = {"text": text, "intent": {"name": intent, "confidence": intent_confidence},
               "scenario": {"name": scenario, "confidence": confidence},
               "signals": signals or [], "entities": entities or []}
+    if scam_probability is not None:
+        latest["scam_probability"] = scam_probability
     return Tracker("resident", slots or {}, latest, [], False, None, {}, "action_listen")
 
 
@@ -47,7 +50,8 @@ def test_bank_named_after_money_sent_uses_the_remembered_case() -> None:
 
 def test_call_scenario_without_red_flags_starts_the_form() -> None:
     messages, events = run(ActionAssess(), tracker(
-        "刚才有个自称警察的人给我打电话", scenario="impersonate_police", confidence=0.8))
+        "刚才有个自称警察的人给我打电话", scenario="impersonate_police", confidence=0.8, scam_probability=0.99,
+        signals=["impersonate_official"]))
     assert FollowupAction("call_check_form") in events
     assert messages[0]["response"] == "utter_call_check_intro"
     assert messages[0]["scenario_name"] == "冒充公检法"
@@ -128,3 +132,21 @@ def test_hotlines_list_every_national_line() -> None:
     messages, _ = run(ActionHotlines(), tracker("反诈电话多少", intent="ask_hotline"))
     for number in ("110", "96110", "12321", "12381"):
         assert number in messages[0]["text"]
+
+
+def test_genuine_lookalike_gets_a_calm_answer_and_no_form() -> None:
+    """A scam topic with protective facts and no demand: low, what would make it a scam, how to check."""
+    messages, events = run(ActionAssess(), tracker(
+        "派出所的民警来家里做反诈宣传，提醒我们不要给陌生人转账，什么都没要", scenario="impersonate_police",
+        confidence=0.9, scam_probability=0.99))
+    text = texts(messages)
+    assert FollowupAction("call_check_form") not in events
+    assert "高风险" not in text and "未发现明显诈骗特征" in messages[0]["text"]
+    assert "那就是诈骗" in text and "96110" in text
+
+
+def test_scam_probability_from_the_nlu_reaches_the_verdict() -> None:
+    high, _ = run(ActionAssess(), tracker(
+        "【工商银行】您的电子密码器将于次日失效，请登录网站激活", scenario="phishing_link", confidence=0.9,
+        scam_probability=0.99, signals=["suspicious_link"]))
+    assert "高风险" in high[0]["text"] and "常见诈骗话术" in texts(high)

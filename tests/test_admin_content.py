@@ -16,7 +16,16 @@ import yaml
 from actions.server import render
 from bot.admin import content
 from bot.admin.accounts import check_password, hash_password
-from bot.admin.content import DOMAIN, MONEY_SENT, REGIONS, REPORT_LINES, SCENARIOS, read_files, training_key, unified_diff
+from bot.admin.content import (
+    DOMAIN,
+    MONEY_SENT,
+    REGIONS,
+    REPORT_LINES,
+    SCENARIOS,
+    read_files,
+    training_key,
+    unified_diff,
+)
 from bot.admin.stats import CHINA, chart_svg, overview
 from bot.admin.validation import own_problems, validate_files
 

@@ -30,7 +30,10 @@ def test_classify_contract(trained_model: Path) -> None:
     for item in out:
         assert set(item) >= {"scenario", "confidence", "risk", "signals", "entities"}
         assert item["risk"] in ("high", "medium", "low")
+    for item in (out[0], out[2], out[4]):
+        assert isinstance(item["evidence"], list) and 0.0 <= item["scam_probability"] <= 1.0
     assert out[0]["scenario"] == "impersonate_police" and out[0]["risk"] == "high"
+    assert "safe_account" in out[0]["evidence"] and out[0]["scam_probability"] > 0.5
     assert "error" in out[1] and "error" in out[3]
     assert out[2]["scenario"] == "none"
     assert out[4]["scenario"] == "card_trafficking"
@@ -53,6 +56,23 @@ def test_eval_prints_scores(trained_model: Path, tmp_path: Path) -> None:
     scores = json.loads(done.stdout)
     assert scores["n"] == 2 and scores["accuracy"] == 1.0
     assert set(scores["per_scenario"]) == {"none", "card_trafficking"}
+    assert scores["scam_recall"] == 1.0 and scores["none_recall"] == 1.0
+    assert scores["genuine_given_high"] == 0.0 and scores["calibration_error"] is not None
+
+
+def test_eval_report_prints_the_verdict_figures() -> None:
+    from bot.evaluation import calibration_error, score
+
+    results = [{"scenario": "none", "risk": "low", "scam_probability": 0.1},
+               {"scenario": "romance", "risk": "high", "scam_probability": 0.9},
+               {"scenario": "romance", "risk": "high", "scam_probability": 0.8}]
+    scores = score(["none", "romance", "none"], results)
+    assert scores.none_recall == 0.5 and scores.genuine_high == 0.5 and scores.scam_recall == 1.0
+    report = scores.report()
+    for words in ("macro-F1", "scam recall", "none recall", "genuine (none) given high", "calibration error"):
+        assert words in report
+    assert calibration_error([0.0, 1.0], [False, True]) == 0.0
+    assert abs(calibration_error([0.9, 0.9], [True, False]) - 0.4) < 1e-9
 
 
 def test_serve_supervises_every_process_with_the_token_off_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:

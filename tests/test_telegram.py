@@ -203,6 +203,18 @@ def test_forwarded_genuine_notice_gets_no_warning(telegram: dict, fake: FakeTele
     assert len(fake.sent(GROUP)) == before
 
 
+@pytest.mark.parametrize("text", [
+    "转发：女儿当面找我借两万块钱付首付，说下个月就还，我已经答应她了，大家觉得呢",
+    "【反诈提醒】凡是自称公检法要求转账到安全账户的都是诈骗，请大家谨防上当，转给家里老人看看",
+    "我在营业厅当面办的宽带，工作人员说什么都不用交，回家收到开通短信，挺方便的",
+])
+def test_forwarded_genuine_lookalike_gets_no_warning(telegram: dict, fake: FakeTelegram, text: str) -> None:
+    before = len(fake.sent(GROUP))
+    post(telegram, message(text, GROUP, 2011, forward_origin={"type": "hidden_user", "date": int(time.time()),
+                                                              "sender_user_name": "某人"}))
+    assert len(fake.sent(GROUP)) == before
+
+
 def test_only_admins_switch_auto_warning(telegram: dict, fake: FakeTelegram) -> None:
     group = -100600
     post(telegram, message("/quiet", group, 2009))

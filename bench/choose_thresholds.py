@@ -1,0 +1,139 @@
+"""Choose the risk thresholds (``actions/data/risk.yml``) on the validation split only.
+
+    .venv/bin/python -m bench.choose_thresholds [--model models/fraudbot.tar.gz] [--write]
+
+The validation split is ``tests/data/nlu_holdout.yml`` (20 % of the project's examples, never
+trained on). The independent sets in ``bench/data`` are NEVER used here: they measure the
+result afterwards (``fraudbot eval``).
+
+Every message of the split is parsed once by the trained model and turned into a case exactly
+as the bot does (``bot.nlu_client.case_from_parse``); then each combination of thresholds on a
+grid is scored with :func:`actions.verdict.assessment`:
+
+- the share of genuine (``none``) messages given ``high`` must stay at or below
+  ``MAX_GENUINE_HIGH``;
+- among the combinations that keep it, the one with the best
+  ``scams given medium or high + genuine given low + 0.5 * scams given high - 2 * genuine given high``
+  wins: a scam must not be called low, a genuine message should be low, a scam is better called
+  high, and a genuine message called a scam costs the most (it spends the trust every later
+  warning needs);
+- ties go to the smaller ``against`` (the split holds few genuine look-alikes, so it rarely tells
+  protective-fact thresholds apart; the design trusts one strong protective fact), then to the
+  higher ``high`` (the more conservative alarm), then to the higher ``low``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from actions.verdict import Case, assessment
+from bot.evaluation import NONE, calibration_error, read_labelled
+from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, Classifier, case_from_parse, quiet_logs
+from nlu.evidence import Thresholds
+
+VALIDATION = PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml"
+RISK_FILE = PROJECT_ROOT / "actions" / "data" / "risk.yml"
+MAX_GENUINE_HIGH = 0.03
+GRID_HIGH = np.arange(0.0, 8.01, 0.5)
+GRID_LOW = np.arange(-3.0, 4.01, 0.5)
+GRID_AGAINST = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
+
+
+@dataclass
+class Figures:
+    """Validation figures of one threshold combination."""
+
+    scam_high: float
+    scam_flagged: float
+    genuine_high: float
+    genuine_low: float
+
+    @property
+    def objective(self) -> float:
+        return self.scam_flagged + self.genuine_low + 0.5 * self.scam_high - 2.0 * self.genuine_high
+
+
+def figures(cases: list[tuple[Case, bool]], limits: Thresholds) -> Figures:
+    levels = [(assessment(case, limits).risk, scam) for case, scam in cases]
+    scams = [level for level, scam in levels if scam]
+    genuine = [level for level, scam in levels if not scam]
+    return Figures(
+        scam_high=scams.count("high") / max(1, len(scams)),
+        scam_flagged=(scams.count("high") + scams.count("medium")) / max(1, len(scams)),
+        genuine_high=genuine.count("high") / max(1, len(genuine)),
+        genuine_low=genuine.count("low") / max(1, len(genuine)),
+    )
+
+
+def choose(cases: list[tuple[Case, bool]]) -> tuple[Thresholds, Figures]:
+    best: tuple[tuple[float, float, float], Thresholds, Figures] | None = None
+    for high, low, against in itertools.product(GRID_HIGH, GRID_LOW, GRID_AGAINST):
+        if low > high:
+            continue
+        limits = Thresholds(high=float(high), low=float(low), against=float(against))
+        found = figures(cases, limits)
+        if found.genuine_high > MAX_GENUINE_HIGH:
+            continue
+        key = (round(found.objective, 6), -against, high, low)
+        if best is None or key > best[0]:
+            best = (key, limits, found)
+    if best is None:
+        raise SystemExit(f"no thresholds keep genuine messages given high at or below {MAX_GENUINE_HIGH:.0%}")
+    return best[1], best[2]
+
+
+async def parse_cases(model: Path) -> list[tuple[Case, bool]]:
+    classifier = await Classifier.load(model)
+    rows = read_labelled(VALIDATION)
+    return [(case_from_parse(await classifier.parse(text)), label != NONE) for text, label in rows]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--write", action="store_true", help=f"write the chosen values to {RISK_FILE}")
+    args = parser.parse_args()
+    quiet_logs()
+    cases = asyncio.run(parse_cases(args.model))
+    limits, found = choose(cases)
+    ece = calibration_error([case.p_scam for case, _ in cases], [scam for _, scam in cases])
+    current = figures(cases, Thresholds())
+    print(f"validation split: {VALIDATION.relative_to(PROJECT_ROOT)} ({len(cases)} messages, "
+          f"{sum(not s for _, s in cases)} genuine)")
+    print(f"chosen thresholds: high={limits.high} low={limits.low} against={limits.against}")
+    print(f"  scams given medium or high: {found.scam_flagged:.3f}   scams given high: {found.scam_high:.3f}")
+    print(f"  genuine given high: {found.genuine_high:.3f}   genuine given low: {found.genuine_low:.3f}")
+    print(f"  (built-in defaults: flagged {current.scam_flagged:.3f}, genuine high {current.genuine_high:.3f}, "
+          f"genuine low {current.genuine_low:.3f})")
+    print(f"calibration error of P(scam) on the split (ECE, 10 bins): {ece:.3f}")
+    if args.write:
+        RISK_FILE.write_text(
+            "# Risk thresholds over the evidence score (nlu/evidence.py `assess`).\n"
+            "# Chosen on the validation split tests/data/nlu_holdout.yml ONLY, by\n"
+            "#   .venv/bin/python -m bench.choose_thresholds --write\n"
+            "# never on the independent sets in bench/data.\n"
+            "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"
+            "# low: score below which a message is low risk\n"
+            "# against: weight of evidence against (met in person, nothing asked, a warning...) that makes a\n"
+            "#   message with no demand low, and one with a demand at most medium\n"
+            + yaml.safe_dump({"thresholds": {"high": limits.high, "low": limits.low, "against": limits.against},
+                              "validation": {"scams_given_medium_or_high": round(found.scam_flagged, 3),
+                                             "scams_given_high": round(found.scam_high, 3),
+                                             "genuine_given_high": round(found.genuine_high, 3),
+                                             "genuine_given_low": round(found.genuine_low, 3),
+                                             "calibration_error": round(ece, 3)}},
+                             sort_keys=False, allow_unicode=True),
+            encoding="utf-8")
+        print(f"written to {RISK_FILE.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

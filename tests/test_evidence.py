@@ -1,0 +1,168 @@
+"""Evidence for and against a scam (nlu/evidence.yml), each rule on its own, and how it adds up."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from actions.report_lines import official_domain, official_number
+from actions.verdict import Case, assessment, compose, risk, warrants_group_warning
+from nlu.evidence import AGAINST, FOR, Thresholds, assess, evidence_table, find
+from nlu.signals import detect_signals
+
+# id: (a message that shows it, a message that does not: negated or absent)
+RULES = {
+    "asks_transfer": ("对方让我马上转账到他给的账户", "对方没让我转账，就问了问情况"),
+    "pay_on_behalf": ("王总说他在开会，让我先帮他转一下给客户", "我帮邻居收了个快递"),
+    "asks_borrow_loan": ("客服让我打开借呗借两万出来", "我从来不用借呗"),
+    "asks_credentials": ("他让我把银行卡号和密码发给他核对", "银行卡密码我谁也没告诉"),
+    "asks_scan_code": ("对方让我扫一下他发的二维码领退款", "超市门口的二维码我没扫"),
+    "asks_cash_courier": ("让我取出现金交给上门的工作人员保管", "我去银行取了点现金买菜"),
+    "unfreeze_fee": ("客服说账户冻结了，要交解冻款才能提现", "账户一切正常"),
+    "known_script": ("【工商银行】您的电子密码器将于次日失效，请登录网站激活", "我的工行卡今天刚办好"),
+    "stranger_contact": ("有个陌生人加我微信说是老同学", "我加了小区物业的微信"),
+    "overseas_number": ("一个+00开头的号码打给我", "小区保安给我打了电话"),
+    "pressure": ("说必须24小时内处理，否则冻结账户", "他说不着急，慢慢来"),
+    "callback": ("短信说退款请回复1，有客服联系您", "短信说您的快递到了"),
+    "in_person": ("女儿当面找我借两万块钱", "网恋对象从没见过面，说要借钱"),
+    "own_channel": ("我自己打开了工商银行官方APP查了一下", "对方发了个链接让我下载APP"),
+    "nothing_asked": ("他什么都没要，就说注意安全", "他要我转账"),
+    "warning_or_news": ("新闻说警方抓获了一个诈骗团伙", "有人给我打电话说我中奖了"),
+    "says_it_is_fraud": ("凡是要求转账到安全账户的都是诈骗", "请把钱转到安全账户"),
+    "refund_back": ("退款已经原路退回到我的银行卡了", "他说先转过去验资，验完原路退回"),
+    "marketing_optout": ("会员日全场五折，回T退订", "您的医保卡异常，请点击链接"),
+    "code_for_you": ("【支付宝】您的验证码为384756，5分钟内有效，请勿泄露给他人。", "客服问我要验证码"),
+    "points_to_official": ("您的账单已出，可登录手机银行查询", "点击 http://x-bank.top 查询"),
+    "own_request": ("验证码是我自己登录淘宝时申请的", "有人打电话问我要验证码"),
+    "plain_question": ("征信报告在哪里查", "有人说能帮我修复征信"),
+}
+
+
+def test_every_rule_with_patterns_is_tested() -> None:
+    table = evidence_table()
+    patterned = {eid for eid, item in table.items() if item.patterns}
+    assert patterned == set(RULES)
+    assert all(item.side in (FOR, AGAINST) and item.name and item.explain for item in table.values())
+
+
+@pytest.mark.parametrize("eid", sorted(RULES))
+def test_each_rule_alone(eid: str) -> None:
+    shows, does_not = RULES[eid]
+    assert eid in find(shows, signals=[]), shows
+    assert eid not in find(does_not, signals=[]), does_not
+
+
+def test_signals_are_evidence_for() -> None:
+    found = find("自称公安局说我涉嫌洗钱，让我转到安全账户，不要告诉家人")
+    assert {"safe_account", "secrecy", "impersonate_official"} <= set(found)
+    assert "safe_account" not in find("他没说安全账户的事")
+
+
+def test_links_and_numbers_are_checked_against_the_official_lists() -> None:
+    phishing = find("请登录 http://icbc-safe.top 激活", entities=[{"entity": "url", "value": "http://icbc-safe.top"}],
+                    is_official_number=official_number, is_official_domain=official_domain)
+    assert "unofficial_link" in phishing and "official_contact" not in phishing
+    official = find("请登录 https://www.icbc.com.cn 查询", entities=[{"entity": "url", "value": "https://www.icbc.com.cn"}],
+                    is_official_number=official_number, is_official_domain=official_domain)
+    assert "official_contact" in official and "unofficial_link" not in official
+    assert "official_contact" in find("如有疑问请致电95588", entities=[{"entity": "phone", "value": "95588"}],
+                                      is_official_number=official_number)
+
+
+def test_patterns_stay_fast_on_hostile_input() -> None:
+    for text in ("让我" * 1000, "积分清零" * 500, "验证码为123456" * 200, "(在" * 1000, "+00" * 700):
+        started = time.perf_counter()
+        find(text)
+        assert time.perf_counter() - started < 0.5
+
+
+LIMITS = Thresholds(high=5.0, low=2.5, against=3.0)
+
+
+def test_assess_money_sent_stays_high() -> None:
+    assert assess(0.01, ["in_person", "nothing_asked"], money_sent=True, thresholds=LIMITS).risk == "high"
+
+
+def test_assess_scam_needs_a_demand_or_a_known_script_not_the_topic() -> None:
+    assert assess(0.999, [], thresholds=LIMITS).risk == "medium"
+    assert assess(0.999, ["impersonate_official", "pressure"], thresholds=LIMITS).risk == "medium"
+    found = assess(0.999, ["safe_account", "impersonate_official"], thresholds=LIMITS)
+    assert found.risk == "high" and found.decided_by[0] == "safe_account"
+    assert assess(0.999, ["known_script"], thresholds=LIMITS).risk == "high"
+
+
+def test_assess_strong_against_with_no_demand_is_low() -> None:
+    found = assess(0.999, ["in_person"], thresholds=LIMITS)
+    assert found.risk == "low" and found.decided_by == ["in_person"]
+    assert assess(0.999, ["upfront_fee", "in_person"], thresholds=LIMITS).risk == "medium"  # never high
+    assert assess(0.2, [], thresholds=LIMITS).risk == "low"
+
+
+# Genuine situations that only sound like scams (the kinds of issue 10), with the classifier's
+# worst case: the scam topic at full confidence.
+LOOKALIKES = [
+    ("女儿当面找我借两万块钱付首付，说下个月就还", "impersonate_acquaintance"),
+    ("网上认识的男朋友见过好几次面了，也带回家见过我爸妈，他说想一起攒钱买房", "romance"),
+    ("ETC是在服务区当面装的，现在收到激活短信，什么都没要，正常吧", "phishing_link"),
+    ("村里通报：凡是自称公检法要求转账到安全账户的都是诈骗，大家谨防上当", "impersonate_police"),
+    ("淘宝买的衣服退了，退款已经原路退回到我的银行卡了", "fake_customer_service"),
+    ("验证码是我自己登录淘宝时申请的，收到了短信", "phishing_link"),
+]
+
+
+@pytest.mark.parametrize("text,scenario", LOOKALIKES)
+def test_a_genuine_lookalike_reply_never_says_high_risk(text: str, scenario: str) -> None:
+    case = Case(text=text, scenario=scenario, confidence=0.95, scam_probability=0.999, signals=detect_signals(text))
+    reply = compose(case)
+    body = "\n".join(reply.messages)
+    assert risk(case) == "low" and reply.risk == "low"
+    assert "高风险" not in body and "未发现明显诈骗特征" in body
+    assert "那就是诈骗" in body and "想核实" in body  # what would make it a scam, and how to check
+    assert not warrants_group_warning(case, 0.8)
+
+
+def test_a_high_reply_names_the_evidence_that_decided_it() -> None:
+    case = Case(text="【工商银行】您的电子密码器将于次日失效，请登录 http://icbc-e.top 激活", scenario="phishing_link",
+                confidence=0.95, scam_probability=0.99, entities=[{"entity": "url", "value": "http://icbc-e.top"}])
+    found = assessment(case)
+    assert found.risk == "high" and "known_script" in found.decided_by
+    body = "\n".join(compose(case).messages)
+    assert "高风险" in body and "常见诈骗话术" in body
+
+
+def test_an_uncertain_case_asks_the_question_that_settles_it() -> None:
+    case = Case(text="刚才有个自称银行的人给我打电话", scenario="fake_customer_service", confidence=0.9,
+                scam_probability=0.99)
+    reply = compose(case)
+    assert reply.risk == "medium"
+    assert "需警惕" in reply.messages[0] and "关键看一点" in "\n".join(reply.messages)
+
+
+def test_group_warning_only_on_high_risk_with_a_demand() -> None:
+    scam = Case(text="有人加我微信说高价收购银行卡和电话卡，一张800块，只要把卡寄过去就行", scenario="card_trafficking",
+                confidence=0.95, scam_probability=0.999, signals=["account_lending"])
+    text = "我们小区有人在说兼职刷单的事，大家怎么看"
+    topic_only = Case(text=text, scenario="task_rebate", confidence=0.95, scam_probability=0.999,
+                      signals=detect_signals(text))
+    assert warrants_group_warning(scam, 0.8)
+    assert not warrants_group_warning(topic_only, 0.8)
+
+
+def test_a_courier_at_the_door_is_not_the_protection_of_meeting_in_person() -> None:
+    text = "叫我把卡上的钱取出来交给来家里的便衣"
+    found = find(text, signals=[])
+    assert {"asks_cash_courier", "in_person"} <= set(found)
+    assert assess(0.99, found, thresholds=LIMITS).risk == "high"
+
+
+def test_classify_reports_none_for_a_genuine_situation_but_keeps_the_resemblance() -> None:
+    from actions.verdict import reported_scenario
+
+    text = "女儿当面找我借两万块钱付首付，说下个月就还"
+    genuine = Case(text=text, scenario="impersonate_acquaintance", confidence=0.9, scam_probability=0.99)
+    assert reported_scenario(genuine) == "none" and genuine.scenario == "impersonate_acquaintance"
+    question = Case(text="什么是杀猪盘", scenario="romance", confidence=0.9, scam_probability=0.99)
+    assert reported_scenario(question) == "romance"  # a question about a scam keeps its scenario
+    sent = Case(text="当面给了他两万", scenario="romance", confidence=0.9, scam_probability=0.99, money_sent=True)
+    assert reported_scenario(sent) == "romance"
