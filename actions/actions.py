@@ -78,7 +78,8 @@ def case_from_tracker(tracker: Tracker) -> Case:
         confidence=confidence,
         signals=list(message.get("signals") or []),
         entities=entities,
-        money_sent=says_money_sent(message.get("intent"), text) or bool(tracker.get_slot("money_sent")),
+        money_sent=(says_money_sent(message.get("intent"), text, message.get("intent_ranking") or ())
+                    or bool(tracker.get_slot("money_sent"))),
         bank=payment_channel(tracker),
         alert_title=alert.get("title"),
         unreadable=not readable(text, entities),

@@ -31,6 +31,7 @@ from actions.knowledge import (
 )
 from actions.report_lines import bank_line, official_domain, official_number, route
 from nlu.evidence import Assessment, Thresholds, assess, evidence_table, find
+from nlu.normalize import MASK_TOKEN  # what the normaliser makes of XX, ***, ●●: not words
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,14 @@ NONE = "none"
 MIN_SCENARIO_CONFIDENCE = 0.35  # below this the scenario is not named to the resident
 RISK_LABELS = {"high": "高风险", "medium": "需警惕", "low": "未发现明显诈骗特征"}
 MONEY_SENT_INTENT = "money_already_sent"
-# Chosen by measurement (issue 18): the 71 held-out money-sent examples (tests/data/nlu_holdout.yml)
-# the classifier calls money_already_sent all score >= 0.995, the lowest real one in the
-# independent sets (bench/data) 0.824. Garbage given that intent (297 of 2,000 generated strings)
-# spreads from 0.45 (the fallback threshold) to 1.0, 224 of them >= 0.7: the confidence alone
-# stops a quarter of it, the words (``carries_money_sent``) stop the rest.
-MONEY_SENT_CONFIDENCE = 0.7
+# Chosen by measurement on the validation split (tests/data/nlu_holdout.yml) for the linear intent
+# model: the probability of money_already_sent in the intent ranking, whatever intent is on top
+# (the fallback can win on ambiguity). At 0.45, 69 of the 72 held-out money-sent examples keep the
+# golden hour (the three others score 0.21-0.44 and read as consultations); among the 825 other
+# held-out messages, the only ones above it that carry the words are two real money-gone stories
+# labelled consult and one card-lending question. The words (``carries_money_sent``) stop
+# everything the probability alone would let through (``1' OR '1'='1``).
+MONEY_SENT_CONFIDENCE = 0.45
 COULD_NOT_READ = "utter_hotline_fallback"  # the domain's "could not read that" answer (96110, 110)
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
@@ -124,17 +127,25 @@ def carries_money_sent(text: str) -> bool:
     return False
 
 
-def says_money_sent(intent: Mapping[str, Any] | None, text: str) -> bool:
+def says_money_sent(intent: Mapping[str, Any] | None, text: str,
+                    ranking: Iterable[Mapping[str, Any]] = ()) -> bool:
     """The one decision that a message says the money is already gone (the golden-hour answer).
 
-    The intent classifier must say ``money_already_sent`` with at least ``MONEY_SENT_CONFIDENCE``
-    AND the words must carry it: the classifier always picks some intent, and for text it cannot
-    read (``1' OR '1'='1``) that was ``money_already_sent`` in 28% of a hostile test's messages.
+    The intent classifier must give ``money_already_sent`` at least ``MONEY_SENT_CONFIDENCE``
+    (on top, or in ``ranking`` when the fallback or a close consult won) AND the words must
+    carry it: the classifier always picks some intent, and for text it cannot read
+    (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
     """
+    return money_sent_probability(intent, ranking) >= MONEY_SENT_CONFIDENCE and carries_money_sent(text)
+
+
+def money_sent_probability(intent: Mapping[str, Any] | None, ranking: Iterable[Mapping[str, Any]] = ()) -> float:
+    """The classifier's probability of ``money_already_sent``: from the ranking, else from the top intent."""
+    for entry in ranking or ():
+        if entry.get("name") == MONEY_SENT_INTENT:
+            return float(entry.get("confidence") or 0.0)
     intent = intent or {}
-    return (intent.get("name") == MONEY_SENT_INTENT
-            and float(intent.get("confidence") or 0.0) >= MONEY_SENT_CONFIDENCE
-            and carries_money_sent(text))
+    return float(intent.get("confidence") or 0.0) if intent.get("name") == MONEY_SENT_INTENT else 0.0
 
 
 def readable(text: str, entities: Iterable[Mapping[str, Any]] = ()) -> bool:
@@ -145,7 +156,7 @@ def readable(text: str, entities: Iterable[Mapping[str, Any]] = ()) -> bool:
     digit run looks like a phone or card number: any verdict on them would be a guess, so the
     resident is asked to say in a sentence what happened instead.
     """
-    if _HAN.search(text) or any(entity.get("entity") == "url" for entity in entities):
+    if _HAN.search(text.replace(MASK_TOKEN, "")) or any(entity.get("entity") == "url" for entity in entities):
         return True
     return carries_money_sent(text)
 

@@ -98,7 +98,7 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
         confidence=float(scenario.get("confidence") or 0.0),
         signals=list(parse.get("signals") or []),
         entities=entities,
-        money_sent=says_money_sent(parse.get("intent"), text),
+        money_sent=says_money_sent(parse.get("intent"), text, parse.get("intent_ranking") or ()),
         bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
         unreadable=not readable(text, entities),
         scam_probability=float(probability) if isinstance(probability, (int, float)) else None,

@@ -86,7 +86,7 @@ def test_gibberish_after_money_sent_asks_again_instead_of_repeating_the_alarm() 
 
 @pytest.mark.parametrize("text,intent_confidence", [
     ("今晚的球赛谁看了 太精彩了", 1.0),  # the intent, but no words that money left
-    ("刚给对方转了3000", 0.5),  # the words, but the classifier is not sure
+    ("刚给对方转了3000", 0.4),  # the words, but the classifier is not sure
 ])
 def test_money_sent_needs_both_the_intent_and_the_words(text: str, intent_confidence: float) -> None:
     messages, events = run(ActionAssess(), tracker(
