@@ -37,6 +37,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
 import nlu.spacy_pipeline  # noqa: F401  registers the spaCy factory before SpacyNLP loads
+from nlu.linear_model_files import LinearModelFiles
 from nlu.scenario_ids import NONE_SCENARIO
 from nlu.signals import detect_signals
 
@@ -219,14 +220,9 @@ class ScenarioClassifier(GraphComponent):
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            vocabulary = {term: int(index) for term, index in self._vectorizer.vocabulary_.items()}
-            (directory / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False),
-                                                       encoding="utf-8")
-            (directory / "classes.json").write_text(
-                json.dumps([str(c) for c in self._classifier.classes_], ensure_ascii=False),
-                encoding="utf-8")
-            np.savez(directory / "weights.npz", idf=self._vectorizer.idf_,
-                     coef=self._classifier.coef_, intercept=self._classifier.intercept_)
+            LinearModelFiles(self._vectorizer.vocabulary_, self._vectorizer.idf_,
+                             [str(c) for c in self._classifier.classes_], self._classifier.coef_,
+                             self._classifier.intercept_).write(directory)
             if self._calibration is not None:
                 knots, values = self._calibration
                 (directory / "calibration.json").write_text(
@@ -239,16 +235,14 @@ class ScenarioClassifier(GraphComponent):
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
-                classes = json.loads((directory / "classes.json").read_text(encoding="utf-8"))
-                weights = np.load(directory / "weights.npz")
+                files = LinearModelFiles.read(directory)
                 vectorizer = component._new_vectorizer()
-                vectorizer.vocabulary_ = vocabulary
-                vectorizer.idf_ = weights["idf"]
+                vectorizer.vocabulary_ = files.vocabulary
+                vectorizer.idf_ = files.idf
                 classifier = LogisticRegression()
-                classifier.classes_ = np.array(classes)
-                classifier.coef_ = weights["coef"]
-                classifier.intercept_ = weights["intercept"]
+                classifier.classes_ = np.array(files.classes)
+                classifier.coef_ = files.coef
+                classifier.intercept_ = files.intercept
                 calibration_file = directory / "calibration.json"
                 if calibration_file.exists():
                     calibration = json.loads(calibration_file.read_text(encoding="utf-8"))

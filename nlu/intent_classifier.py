@@ -18,7 +18,6 @@ The model is stored as plain arrays and JSON, never pickled.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Dict, List
 
@@ -33,6 +32,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from nlu.linear_model_files import LinearModelFiles
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +133,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / "vocabulary.json").write_text(json.dumps(self._vectorizer.vocabulary_,
-                                                                  ensure_ascii=False),
-                                                       encoding="utf-8")
-            (directory / "classes.json").write_text(json.dumps(self._classes, ensure_ascii=False),
-                                                    encoding="utf-8")
-            np.savez(directory / "weights.npz", idf=self._vectorizer.idf_, coef=self._coef,
-                     intercept=self._intercept)
+            LinearModelFiles(self._vectorizer.vocabulary_, self._vectorizer.idf_, self._classes, self._coef,
+                             self._intercept).write(directory)
 
     @classmethod
     def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -146,12 +142,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
-                classes = json.loads((directory / "classes.json").read_text(encoding="utf-8"))
-                with np.load(directory / "weights.npz") as weights:
-                    idf, coef, intercept = weights["idf"], weights["coef"], weights["intercept"]
+                files = LinearModelFiles.read(directory)
         except (ValueError, FileNotFoundError):
             logger.warning("No trained LinearIntentClassifier found; no message will get an intent.")
             return component
-        return cls(config, model_storage, resource, component._fitted_vectorizer(vocabulary, idf),
-                   classes, coef, intercept)
+        return cls(config, model_storage, resource, component._fitted_vectorizer(files.vocabulary, files.idf),
+                   files.classes, files.coef, files.intercept)
