@@ -42,6 +42,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -55,7 +56,7 @@ for _name, _value in (("RASA_TELEMETRY_ENABLED", "false"), ("TF_CPP_MIN_LOG_LEVE
 from bench.hostile import RssSampler, post  # noqa: E402
 from bench.results_file import write  # noqa: E402
 from bot.cli import free_port, start_action_server, wait_http  # noqa: E402
-from tests.conftest import MODEL, stop  # noqa: E402
+from tests.conftest import MODEL, start_rasa, stop, tracker_db  # noqa: E402
 
 MESSAGES: dict[str, str] = {
     "scam_story": "刚才有人打电话说是公安局的，说我涉嫌洗钱，让我把钱转到安全账户配合调查，是真的吗",
@@ -113,21 +114,13 @@ def start_stock(project: Path, tmp: Path, stack: contextlib.ExitStack) -> tuple[
 
 def start_this(tmp: Path, stack: contextlib.ExitStack) -> tuple[subprocess.Popen, str, str, Path]:
     """The action server and ``bot.rasa_server`` as ``make serve`` starts them; Rasa, its URL, the actions URL, DB."""
-    actions_port, port = free_port(), free_port()
+    actions_port = free_port()
     actions = start_action_server(actions_port, log=tmp / "actions.log")
     stack.callback(stop, actions)
     actions_url = f"http://127.0.0.1:{actions_port}"
-    database = tmp / "rasa.db"
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
-                         f'nlg:\n  url: "{actions_url}/nlg"\n'
-                         "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
-                         f'  dialect: sqlite\n  db: "{database}"\n', encoding="utf-8")
-    process = launch([sys.executable, "-m", "bot.rasa_server", "run", "-m", str(MODEL), "--endpoints", str(endpoints),
-                      "--credentials", "credentials.yml", "--port", str(port)],
-                     ROOT, tmp / "rasa.log", f"http://127.0.0.1:{port}/webhooks/rest/")
+    process, url = start_rasa(MODEL, f"{actions_url}/webhook", tmp, "rasa.log", module="bot.rasa_server")
     stack.callback(stop, process)
-    return process, f"http://127.0.0.1:{port}", actions_url, database
+    return process, url, actions_url, tracker_db(tmp, urlsplit(url).port)
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -49,25 +49,49 @@ def action_server() -> Iterator[str]:
 
 
 def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentials: Path | None = None,
-               env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
-    """Start the real Rasa server with our channels, talking to ``action_url``."""
+               env: dict[str, str] | None = None, args: tuple[str, ...] = (), module: str = "rasa",
+               interface: str | None = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+    """Start the real Rasa server with our channels, talking to ``action_url``.
+
+    ``module="bot.rasa_server"`` starts it as ``fraudbot serve`` does (token from the environment);
+    ``interface=None`` passes no ``-i``, so the listening address is the project's default. The
+    SQLite tracker store is ``tmp/rasa-<port>.db`` (:func:`tracker_db`).
+    """
     port = free_port()
     endpoints = tmp / f"endpoints-{port}.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n'
                          f'nlg:\n  url: "{action_url.removesuffix("/webhook")}/nlg"\n'
                          "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
-                         f'  dialect: sqlite\n  db: "{tmp / f"rasa-{port}.db"}"\n', encoding="utf-8")
-    log = open(tmp / log_name, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rasa", "run", "-m", str(model), "--endpoints", str(endpoints),
-         "--credentials", str(credentials or "credentials.yml"), "--port", str(port), "-i", "127.0.0.1", *args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+                         f'  dialect: sqlite\n  db: "{tracker_db(tmp, port)}"\n', encoding="utf-8")
+    listen = ("-i", interface) if interface else ()
+    with open(tmp / log_name, "wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "run", "-m", str(model), "--endpoints", str(endpoints),
+             "--credentials", str(credentials or "credentials.yml"), "--port", str(port), *listen, *args],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)
     except Exception:
         stop(process)
         raise
     return process, f"http://127.0.0.1:{port}"
+
+
+def tracker_db(tmp: Path, port: int) -> Path:
+    """The SQLite tracker store of the Rasa that :func:`start_rasa` started on ``port``."""
+    return tmp / f"rasa-{port}.db"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses in LISTEN state on ``port``, as /proc/net/tcp and tcp6 write them (hex)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import secrets
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,12 +31,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
 from actions.knowledge import domain_responses
-from bot.cli import free_port, start_action_server, wait_http
-from tests.conftest import ROOT, stop
+from bot.cli import free_port, start_action_server
+from tests.conftest import listening_addresses, start_rasa, stop, tracker_db
 from tests.hostile_inputs import INJECTIONS, digits, fuzz_messages, gibberish, random_paste
 
 pytestmark = pytest.mark.model
@@ -178,32 +177,6 @@ class Bot:
     token: str
 
 
-def start_rasa_project_way(model: Path, action_url: str, tmp: Path, token: str) -> tuple[subprocess.Popen, str]:
-    """Rasa as ``fraudbot serve`` starts it: ``bot.rasa_server``, API on, token from the environment.
-
-    Unlike ``tests.conftest.start_rasa`` this passes no ``-i``, so the listening address is the
-    project's default.
-    """
-    port = free_port()
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}/webhook"\n'
-                         f'nlg:\n  url: "{action_url}/nlg"\n'
-                         "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
-                         f'  dialect: sqlite\n  db: "{tmp / "rasa.db"}"\n', encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if key != "FRAUDBOT_RASA_HOST"}
-    with open(tmp / "rasa.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.rasa_server", "run", "-m", str(model), "--endpoints", str(endpoints),
-             "--credentials", "credentials.yml", "--port", str(port), "--enable-api"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**env, "FRAUDBOT_RASA_TOKEN": token})
-    try:
-        wait_http(f"http://127.0.0.1:{port}/webhooks/rest/", 240, process)
-    except Exception:
-        stop(process)
-        raise
-    return process, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
 def bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     tmp = tmp_path_factory.mktemp("hostile")
@@ -212,13 +185,17 @@ def bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     relay = Relay(f"http://127.0.0.1:{actions_port}")
     token = "t" + secrets.token_urlsafe(24)  # a leading "-" is its own test below
     try:
-        rasa, url = start_rasa_project_way(trained_model, relay.url, tmp, token)
+        # as ``fraudbot serve`` starts it: bot.rasa_server, API on, token from the environment, no -i
+        # (an empty FRAUDBOT_RASA_HOST leaves the project's default interface)
+        rasa, url = start_rasa(trained_model, f"{relay.url}/webhook", tmp, "rasa.log", args=("--enable-api",),
+                               env={"FRAUDBOT_RASA_TOKEN": token, "FRAUDBOT_RASA_HOST": ""},
+                               module="bot.rasa_server", interface=None)
     except Exception:
         stop(actions)
         relay.close()
         raise
     watchdog = RssWatchdog(rasa)
-    yield Bot(url, rasa, actions, actions_port, relay, watchdog, tmp / "rasa.db", tmp / "rasa.log",
+    yield Bot(url, rasa, actions, actions_port, relay, watchdog, tracker_db(tmp, urlsplit(url).port), tmp / "rasa.log",
               tmp / "actions.log", token)
     watchdog.close()
     stop(rasa)
@@ -535,25 +512,13 @@ def test_a_5_mb_metadata_does_not_swell_the_tracker_store(bot: Bot) -> None:
 # ---------------------------------------------------------------- 11. operations, seen from outside
 
 
-def _listening_addresses(port: int) -> set[str]:
-    """Local addresses with a LISTEN socket on ``port``, from /proc/net/tcp and tcp6 (hex)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.split(":")
-            if state == "0A" and int(hex_port, 16) == port:
-                found.add(address)
-    return found
-
-
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
 
 
 def test_rasa_and_the_action_server_listen_on_loopback_only(bot: Bot) -> None:
     rasa_port = int(bot.url.rsplit(":", 1)[1])
     for name, port in (("Rasa", rasa_port), ("action server", bot.actions_port)):
-        addresses = _listening_addresses(port)
+        addresses = listening_addresses(port)
         assert addresses and addresses <= LOOPBACK, f"{name} listens on {addresses}"
 
 

@@ -25,6 +25,7 @@ from bot.cli import free_port, wait_http
 from bot.config import rasa_token
 from bot.rasa_server import rasa_argv
 from bot.supervisor import Backoff, Child, Supervisor
+from tests.conftest import listening_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,18 +204,6 @@ def test_rasa_token_from_the_environment_or_a_file(tmp_path: Path, monkeypatch: 
 
 
 # -- internal servers listen on loopback -------------------------------------------------------------
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses in LISTEN state on ``port`` (from /proc/net/tcp and tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.split(":")
-            if state == "0A" and int(hex_port, 16) == port:
-                found.add(address)
-    return found
 
 
 LOOPBACK = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
