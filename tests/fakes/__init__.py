@@ -33,7 +33,11 @@ class LoopbackJsonServer:
             def _handle(self) -> None:
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8") if length else ""
+                raw = self.rfile.read(length) if length else b""
+                if len(raw) < length:  # the client died mid-request: a real API never acts on half a body
+                    self.close_connection = True
+                    return
+                body = raw.decode("utf-8")
                 status, payload = fake.respond(url.path, url.query, self.headers.get("Content-Type", ""), body)
                 data = json.dumps(payload, ensure_ascii=False).encode() if status != 204 else b""
                 self.send_response(status)
