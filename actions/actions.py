@@ -14,15 +14,16 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.languages import ENGLISH, language_of
+from actions.moments import LASTING_FACTS, audience_of, channel_of, facts_in
+from actions.replies import Reply, calm_and_ask, compose, how_to_report
 from actions.report_lines import line, regional_lines
 from actions.verdict import (
     COULD_NOT_READ,
     MIN_SCENARIO_CONFIDENCE,
     NONE,
     Case,
-    Reply,
     assessment,
-    compose,
     needs_call_check,
     readable,
     says_money_sent,
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 PAYMENT_ENTITIES = ("bank", "platform")
 CALL_CHECK_FORM = "call_check_form"
 FORM_SLOTS = ("asked_money", "asked_code", "money_moved")
+TOLD = "told"  # a form slot filled by a message that told more than yes or no
+# Intents routed to action_assess only because they may carry a fact (好的，我已经报警了):
+# with nothing heard, they get their own answer.
+OWN_ANSWERS = {"affirm": "utter_noted", "deny": "utter_noted", "out_of_scope": "utter_out_of_scope"}
 _YES = re.compile(r"是|有|对|嗯|要了|让我|叫我|给了|说了|转了|下载了|开了|共享了")
 _NO = re.compile(r"没|不|否|无|未")
 
@@ -43,6 +48,14 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     for i, text in enumerate(reply.messages):
         last = i == len(reply.messages) - 1
         dispatcher.utter_message(text=text, buttons=reply.buttons if last and reply.buttons else None)
+
+
+def original_text(tracker: Tracker) -> str:
+    """The resident's message as typed (the NLU's text is normalised to Simplified Chinese)."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return str(event.get("text") or "")
+    return str((tracker.latest_message or {}).get("text") or "")
 
 
 def payment_channel(tracker: Tracker) -> str | None:
@@ -66,35 +79,69 @@ def case_from_tracker(tracker: Tracker) -> Case:
     scenario, confidence = found.get("name", NONE), float(found.get("confidence") or 0.0)
     probability = message.get("scam_probability")
     scam_probability = float(probability) if isinstance(probability, (int, float)) else None
+    follow_up = False
     if (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE) and tracker.get_slot("scenario"):
         # the story told before decides; this message's own probability is about a bank name
         scenario, confidence, scam_probability = tracker.get_slot("scenario"), 1.0, None
+        follow_up = True
     alert = (message.get("metadata") or {}).get("alert") or {}
     if alert.get("scenario") and (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE):
         scenario, confidence, scam_probability = alert["scenario"], 1.0, None  # "像这个吗" about a police alert
+    typed = original_text(tracker)
+    heard = facts_in(text)
+    facts = heard | {f for f in tracker.get_slot("facts") or () if f in LASTING_FACTS}
     return Case(
         text=text,
         scenario=scenario,
         confidence=confidence,
         signals=list(message.get("signals") or []),
         entities=entities,
-        money_sent=(says_money_sent(message.get("intent"), text, message.get("intent_ranking") or ())
-                    or bool(tracker.get_slot("money_sent"))),
+        # "验证码给了，钱还没动" is a code given, not money gone: the resident's own words decide
+        money_sent=((says_money_sent(message.get("intent"), text, message.get("intent_ranking") or (), entities)
+                     and "money_not_gone" not in heard) or bool(tracker.get_slot("money_sent"))),
         bank=payment_channel(tracker),
         alert_title=alert.get("title"),
-        unreadable=not readable(text, entities),
+        unreadable=not readable(text, entities) and not readable(typed),
         scam_probability=scam_probability,
+        facts=frozenset(facts),
+        channel=channel_of(text) or tracker.get_slot("channel"),
+        audience=audience_of(text) or tracker.get_slot("audience"),
+        lines_shown=bool(tracker.get_slot("lines_shown")),
+        language=language_of(typed),
+        follow_up=follow_up,
+        earlier_evidence=frozenset(tracker.get_slot("evidence") or ()) if follow_up else frozenset(),
     )
 
 
-def remembered(case: Case) -> list[EventType]:
-    """Slots that carry the case into the next turn."""
+def remembered(case: Case, reply: Reply | None = None) -> list[EventType]:
+    """Slots that carry the case into the next turn: the scenario, the bank, the money, what the
+    resident has done, how the contact came, who is asking, whether the hotlines were shown, and
+    the demands found so far (a later "没让转账" does not undo "涉嫌洗钱")."""
     events: list[EventType] = [SlotSet("money_sent", case.money_sent)]
     if case.named_scenario:
         events.append(SlotSet("scenario", case.scenario))
     if case.bank:
         events.append(SlotSet("bank", case.bank))
+    lasting = sorted(f for f in case.facts if f in LASTING_FACTS)
+    if lasting:
+        events.append(SlotSet("facts", lasting))
+    if case.channel:
+        events.append(SlotSet("channel", case.channel))
+    if case.audience:
+        events.append(SlotSet("audience", case.audience))
+    if reply is not None and reply.lines_shown:
+        events.append(SlotSet("lines_shown", True))
+    demands = sorted(set(assessment(case).decisive) | set(case.earlier_evidence))
+    if demands:
+        events.append(SlotSet("evidence", demands))
     return events
+
+
+def heard_something(case: Case) -> bool:
+    """Whether the message holds anything to answer beyond the scam topic: a fact, a request,
+    a notice, English, or a safeguard."""
+    return bool(case.facts or case.request or case.notice or case.language == ENGLISH
+                or case.safeguard(()) is not None)
 
 
 class ActionAssess(Action):
@@ -119,16 +166,31 @@ class ActionAssess(Action):
                     case.confidence, case.p_scam, found.risk, found.decided_by, len(case.text))
         logger.debug("assess text=%s", redact(case.text[:200]))
         info = case.named_scenario
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         nothing_found = not case.signals and not found.for_ids and not found.against_ids
-        if case.unreadable or (info is None and nothing_found and not case.money_sent):
+        heard = heard_something(case)
+        if needs_call_check(case):
+            if info is None:
+                dispatcher.utter_message(response="utter_call_check_intro_unknown")
+            else:
+                dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)
+            return remembered(case) + [FollowupAction(CALL_CHECK_FORM)]
+        if not case.unreadable and info is None and nothing_found and not case.money_sent and not heard:
+            if intent in OWN_ANSWERS:  # small talk routed here in case it carried a fact: its own answer
+                dispatcher.utter_message(response=OWN_ANSWERS[intent])
+                return []
+        if case.unreadable or (info is None and nothing_found and not case.money_sent and not heard):
             # Nothing readable, or nothing to judge: ask again and name 96110 and 110, no verdict.
             dispatcher.utter_message(response=COULD_NOT_READ)
             return []
-        if needs_call_check(case):
-            dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)
-            return remembered(case) + [FollowupAction(CALL_CHECK_FORM)]
-        send(dispatcher, compose(case))
-        return remembered(case)
+        if info is None and nothing_found and case.facts == {"afraid"} and not case.money_sent \
+                and not case.request and not case.notice and case.safeguard(()) is None:
+            reply = calm_and_ask(case)
+            send(dispatcher, reply)
+            return remembered(case, reply)
+        reply = compose(case)
+        send(dispatcher, reply)
+        return remembered(case, reply)
 
 
 class ActionCallVerdict(Action):
@@ -139,6 +201,12 @@ class ActionCallVerdict(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        if TOLD in (tracker.get_slot(name) for name in FORM_SLOTS):
+            # the resident told more than an answer: judge what they said, the scenario kept
+            case = case_from_tracker(tracker)
+            reply = compose(case)
+            send(dispatcher, reply)
+            return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS]
         case = Case(
             scenario=tracker.get_slot("scenario") or NONE,
             confidence=1.0,
@@ -146,10 +214,29 @@ class ActionCallVerdict(Action):
             bank=tracker.get_slot("bank"),
             asked_money=tracker.get_slot("asked_money"),
             asked_code=tracker.get_slot("asked_code"),
+            facts=frozenset(tracker.get_slot("facts") or ()),
+            channel=tracker.get_slot("channel") or "call",
+            audience=tracker.get_slot("audience"),
+            lines_shown=bool(tracker.get_slot("lines_shown")),
+            language=language_of(original_text(tracker)),
+            from_call_check=True,
         )
         reply = compose(case)
         send(dispatcher, reply)
-        return remembered(case) + [SlotSet(slot, None) for slot in FORM_SLOTS]
+        return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+def tells_more(tracker: Tracker, answered: bool) -> bool:
+    """Whether an answer to the call check tells more than yes or no: money gone, something done
+    (reported, a code given, a link clicked), a request, or, when it is no plain yes or no, a
+    demand the evidence finds ("他让我把钱转到安全账户")."""
+    case = case_from_tracker(tracker)
+    if case.unreadable:
+        return False
+    said = facts_in(case.text) - {"afraid", "money_not_gone"}
+    if said or case.request or (case.money_sent and not tracker.get_slot("money_sent")):
+        return True
+    return not answered and bool(assessment(case).decisive)
 
 
 def yes_no(text: str, intent: str | None) -> bool | None:
@@ -175,6 +262,10 @@ class ValidateCallCheckForm(FormValidationAction):
                 tracker: Tracker) -> dict[str, Any]:
         message = tracker.latest_message or {}
         answer = yes_no(message.get("text") or "", (message.get("intent") or {}).get("name"))
+        if tells_more(tracker, answered=answer is not None):
+            # "我已经转给他了，从农业银行转的" is more than a yes or no: end the questions, and
+            # action_call_verdict answers what was told
+            return {name: TOLD for name in FORM_SLOTS if tracker.get_slot(name) is None or name == slot}
         if answer is None:
             dispatcher.utter_message(response="utter_answer_yes_no")
         return {slot: answer}
@@ -200,10 +291,13 @@ class ActionHotlines(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        if case_from_tracker(tracker).request == "how_to_report":
+            send(dispatcher, how_to_report())
+            return [SlotSet("lines_shown", True)]
         lines = [line(key) for key in ("police", "anti_fraud", "spam_report", "anti_fraud_app")]
         lines += regional_lines()
         text = "这些号码请记好：\n" + "\n".join(f"· {item.render()}" for item in lines)
         text += "\n另外，12381 是发反诈预警短信的号码，收到它的短信要当心，不用回拨。"
         dispatcher.utter_message(text=text)
-        return []
+        return [SlotSet("lines_shown", True)]
 

@@ -35,6 +35,12 @@ def bank_line(bank: str | None) -> ReportLine | None:
     return ReportLine(str(number), f"{bank}官方客服", "说明被骗，申请紧急止付")
 
 
+def in_app_service(product: str | None) -> str | None:
+    """The app whose in-app customer service handles a pay-later product with no listed number
+    (京东白条 → 京东), or None. The bot never guesses a number for these."""
+    return (report_lines().get("in_app_service") or {}).get(product or "")
+
+
 def regional_lines() -> list[ReportLine]:
     """Lines the deployment's region adds after the national ones (none by default)."""
     spec = regions().get(region_key()) or {}

@@ -1,7 +1,7 @@
 """``fraudbot``: classify, check and evaluate with the trained model; run the bot.
 
     fraudbot classify < in.jsonl > out.jsonl   one JSON line out per JSON line in
-    fraudbot check "文本"                        the reply a resident would read
+    fraudbot check "文本" ["下一句" …]            what a resident reads (several: turns of one chat)
     fraudbot eval FILE.csv                       scores on a text,scenario CSV
     fraudbot serve [--chat]                      action server + Rasa server (or terminal chat) + admin + alerts,
                                                  each restarted when it dies (bot/supervisor.py)
@@ -65,11 +65,20 @@ async def _classify(model: Path) -> int:
     return 0
 
 
-async def _check(model: Path, text: str) -> int:
-    from bot.nlu_client import Classifier
+async def _check(model: Path, turns: list[str]) -> int:
+    """Play ``turns`` as one conversation through the live dialogue and print what the resident reads."""
+    from bot.dialogue import Dialogue
 
-    classifier = await Classifier.load(model)
-    print("\n\n".join(await classifier.check(text)))
+    dialogue = await Dialogue.start(model)
+    try:
+        for number, text in enumerate(turns, 1):
+            if len(turns) > 1:
+                print(f"── 第{number}句：{text}")
+            for message in await dialogue.say(text):
+                buttons = " ".join(f"[{b.get('title')}]" for b in message.get("buttons") or ())
+                print((message.get("text") or "") + (f"\n{buttons}" if buttons else "") + "\n")
+    finally:
+        await dialogue.stop()
     return 0
 
 
@@ -335,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="trained Rasa model")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("classify", help="JSON lines {\"text\"} on stdin -> one JSON line each")
-    check = commands.add_parser("check", help="the reply a resident would read")
-    check.add_argument("text")
+    check = commands.add_parser("check", help="what a resident reads (several texts: turns of one chat)")
+    check.add_argument("text", nargs="+")
     evaluate = commands.add_parser("eval", help="scores on a text,scenario CSV")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actions.verdict import Case, assessment, compose, readable, reported_scenario, says_money_sent
+from actions.verdict import Case, assessment, readable, reported_scenario, says_money_sent
 from bot.inbound import clean_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +81,6 @@ class Classifier:
             "resembles": case.scenario,
         }
 
-    async def check(self, text: str) -> list[str]:
-        """The messages a resident would read for ``text`` as the first message of a chat."""
-        return compose(case_from_parse(await self.parse(text))).messages
-
 
 def case_from_parse(parse: dict[str, Any]) -> Case:
     """A :class:`Case` from one parsed message, with no conversation around it."""
@@ -98,7 +94,7 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
         confidence=float(scenario.get("confidence") or 0.0),
         signals=list(parse.get("signals") or []),
         entities=entities,
-        money_sent=says_money_sent(parse.get("intent"), text, parse.get("intent_ranking") or ()),
+        money_sent=says_money_sent(parse.get("intent"), text, parse.get("intent_ranking") or (), entities),
         bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
         unreadable=not readable(text, entities),
         scam_probability=float(probability) if isinstance(probability, (int, float)) else None,

@@ -115,12 +115,43 @@ def evidence_table() -> dict[str, Evidence]:
     return table
 
 
-def _matches(item: Evidence, text: str) -> bool:
+# A negation inside a demand's own words: 让我别转账, 叫我千万不要给验证码 (the police warning).
+_INNER_NEGATION = re.compile(r"(别|不要|不用|不能|不必|无需|勿|不得|不准|不许)(再|去|先|给|往|把钱|随便|轻易)?"
+                             r"(转|汇|打|付|交|充|缴|借|贷|下载|安装|点|说|告诉|透露|给|共享|开|扫)")
+
+
+def _match(item: Evidence, text: str) -> re.Match[str] | None:
+    """The first match of ``item`` that counts: not right after a negation, and for evidence for a
+    scam, no negation inside its own words (a warning "让我别转账" is not a demand to transfer)."""
     for pattern in item.patterns:
         for match in pattern.finditer(text):
-            if item.kind in _SELF_NEGATED or affirmed(text, match):
-                return True
-    return False
+            if item.kind in _SELF_NEGATED:
+                return match
+            if affirmed(text, match) and not (item.side == FOR and _INNER_NEGATION.search(match.group(0))):
+                return match
+    return None
+
+
+def _matches(item: Evidence, text: str) -> bool:
+    return _match(item, text) is not None
+
+
+def quote(text: str, evidence_id: str, limit: int = 16) -> str | None:
+    """The words of ``text`` that made ``evidence_id`` (at most ``limit`` characters), so a reply
+    can point at the exact sign; None for evidence without patterns or not in the text."""
+    item = evidence_table().get(evidence_id)
+    if item is None:
+        return None
+    if item.patterns:
+        match = _match(item, text)
+    else:
+        signal = signal_table().get(evidence_id)
+        match = next((m for p in (signal.patterns if signal else ()) for m in p.finditer(text)
+                      if affirmed(text, m)), None)
+    if match is None:
+        return None
+    words = match.group(0).strip()
+    return words if len(words) <= limit else words[:limit] + "…"
 
 
 def find(text: str, signals: Iterable[str] | None = None, entities: Iterable[Mapping[str, Any]] = (),

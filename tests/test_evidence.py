@@ -7,13 +7,17 @@ import time
 import pytest
 
 from actions.report_lines import official_domain, official_number
-from actions.verdict import Case, assessment, compose, risk, warrants_group_warning
+from actions.replies import compose
+from actions.verdict import Case, assessment, risk, warrants_group_warning
 from nlu.evidence import AGAINST, FOR, Thresholds, assess, evidence_table, find
 from nlu.signals import detect_signals
 
 # id: (a message that shows it, a message that does not: negated or absent)
 RULES = {
     "asks_transfer": ("对方让我马上转账到他给的账户", "对方没让我转账，就问了问情况"),
+    "pays_compensation": ("说我孙子把人打伤了，要赔2万块才能私了", "孩子学校说医药费由保险公司出"),
+    "relays_money": ("网友让我帮他收一笔钱再转给别人", "我帮邻居收了个快递"),
+    "gift_card": ("他让我去超市买了3000的购物卡，把卡密发给他", "公司发了一张超市卡当福利"),
     "pay_on_behalf": ("王总说他在开会，让我先帮他转一下给客户", "我帮邻居收了个快递"),
     "asks_borrow_loan": ("客服让我打开借呗借两万出来", "我从来不用借呗"),
     "asks_credentials": ("他让我把银行卡号和密码发给他核对", "银行卡密码我谁也没告诉"),
@@ -136,7 +140,7 @@ def test_an_uncertain_case_asks_the_question_that_settles_it() -> None:
                 scam_probability=0.99)
     reply = compose(case)
     assert reply.risk == "medium"
-    assert "需警惕" in reply.messages[0] and "关键看一点" in "\n".join(reply.messages)
+    assert "需警惕" in reply.messages[0] and "关键看" in "\n".join(reply.messages)
 
 
 def test_group_warning_only_on_high_risk_with_a_demand() -> None:

@@ -21,12 +21,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAssess
 from actions.knowledge import domain_responses
+from actions.replies import compose
 from actions.verdict import (
     MONEY_SENT_CONFIDENCE,
     MONEY_SENT_INTENT,
     Case,
     carries_money_sent,
-    compose,
     readable,
     risk,
     says_money_sent,

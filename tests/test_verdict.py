@@ -1,6 +1,7 @@
 """The verdict and the reply text (actions/verdict.py)."""
 
-from actions.verdict import MONEY_SENT_CONFIDENCE, Case, compose, risk, says_money_sent
+from actions.replies import compose
+from actions.verdict import MONEY_SENT_CONFIDENCE, Case, risk, says_money_sent
 
 
 def test_money_sent_reply_starts_with_110_and_the_bank() -> None:
@@ -70,11 +71,12 @@ def test_official_number_is_the_only_thing_verified() -> None:
     assert "伪造" in text
 
 
-def test_form_answers_raise_the_risk() -> None:
+def test_form_answers_raise_and_lower_the_risk() -> None:
     assert risk(Case(scenario="impersonate_police", confidence=1.0, asked_money=True)) == "high"
-    # the form's own case (actions.ActionCallVerdict): nothing asked yet is still uncertain, not low
+    # the form's own case (actions.ActionCallVerdict): two "no" answers are evidence that nothing
+    # was asked, and an operator's questions must be able to lower the verdict as well as raise it
     assert risk(Case(scenario="impersonate_police", confidence=1.0, asked_money=False,
-                     asked_code=False)) == "medium"
+                     asked_code=False)) == "low"
 
 
 def test_a_phishing_link_with_the_official_name_in_its_query_is_not_vouched_for() -> None:
@@ -82,7 +84,7 @@ def test_a_phishing_link_with_the_official_name_in_its_query_is_not_vouched_for(
         case = Case(text=f"【工商银行】您的账户异常，请登录 {url} 验证", scenario="phishing_link", confidence=0.9,
                     entities=[{"entity": "url", "value": url}])
         text = "\n".join(compose(case).messages)
-        assert "官方网站" not in text and "✅" not in text
+        assert "不是官方网站" in text and "属于官方网站域名" not in text and "✅" not in text
     official = Case(text="登录 https://www.icbc.com.cn 查询", entities=[{"entity": "url", "value": "https://www.icbc.com.cn"}])
     assert "属于官方网站域名" in "\n".join(compose(official).messages)
 

@@ -42,7 +42,8 @@ from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, T
 from telegram.ext import AIORateLimiter, ExtBot
 
 from actions.knowledge import scenarios
-from actions.verdict import explain_scenario, warrants_group_warning
+from actions.replies import explain_scenario
+from actions.verdict import warrants_group_warning
 from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.channels.seen import SeenMessages
 from bot.config import TelegramConfig
