@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.languages import ENGLISH, language_of
-from actions.moments import LASTING_FACTS, audience_of, channel_of, facts_in
+from actions.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
 from actions.replies import Reply, calm_and_ask, compose, how_to_report
 from actions.report_lines import line, regional_lines
 from actions.verdict import (
@@ -36,11 +36,19 @@ PAYMENT_ENTITIES = ("bank", "platform")
 CALL_CHECK_FORM = "call_check_form"
 FORM_SLOTS = ("asked_money", "asked_code", "money_moved")
 TOLD = "told"  # a form slot filled by a message that told more than yes or no
+# A caller who claimed who they are, with no scam scenario recognised (the generic call check):
+# neither likely nor unlikely a scam until the answers say what they asked for.
+UNKNOWN_CALLER = 0.5
+CLAIMED_ON_THE_PHONE = "impersonate_official"  # the claim that started the check is itself evidence
+MIN_TOLD_CHARS = 8  # an answer longer than this that describes a demand is a story, not a yes
+UNASKED = "unasked"  # a form slot left unasked because an earlier answer settled the verdict
 # Intents routed to action_assess only because they may carry a fact (好的，我已经报警了):
 # with nothing heard, they get their own answer.
 OWN_ANSWERS = {"affirm": "utter_noted", "deny": "utter_noted", "out_of_scope": "utter_out_of_scope"}
 _YES = re.compile(r"是|有|对|嗯|要了|让我|叫我|给了|说了|转了|下载了|开了|共享了")
-_NO = re.compile(r"没|不|否|无|未")
+_NO = re.compile(r"没|不|否|无|未|冇|莫得|木有")
+_BUT = re.compile(r"不过|但是|但|可是|只是|就是他|倒是")
+_FIRST_WORDS = re.compile(r"[^\s，,。.！!？?、]{1,4}")  # 有的 / 对对对 / 没有 / 那倒没有
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -88,7 +96,7 @@ def case_from_tracker(tracker: Tracker) -> Case:
     if alert.get("scenario") and (scenario == NONE or confidence < MIN_SCENARIO_CONFIDENCE):
         scenario, confidence, scam_probability = alert["scenario"], 1.0, None  # "像这个吗" about a police alert
     typed = original_text(tracker)
-    heard = facts_in(text)
+    heard = facts_in(text) | follow_up_facts(text, tracker.get_slot("evidence") or ())
     facts = heard | {f for f in tracker.get_slot("facts") or () if f in LASTING_FACTS}
     return Case(
         text=text,
@@ -175,7 +183,8 @@ class ActionAssess(Action):
             else:
                 dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)
             return remembered(case) + [FollowupAction(CALL_CHECK_FORM)]
-        if not case.unreadable and info is None and nothing_found and not case.money_sent and not heard:
+        payload = case.text.startswith("/")  # a button (/affirm) outside the question it belonged to
+        if (payload or not case.unreadable) and info is None and nothing_found and not case.money_sent and not heard:
             if intent in OWN_ANSWERS:  # small talk routed here in case it carried a fact: its own answer
                 dispatcher.utter_message(response=OWN_ANSWERS[intent])
                 return []
@@ -204,29 +213,39 @@ class ActionCallVerdict(Action):
         if TOLD in (tracker.get_slot(name) for name in FORM_SLOTS):
             # the resident told more than an answer: judge what they said, the scenario kept
             case = case_from_tracker(tracker)
+            if case.scenario == NONE:
+                case.scam_probability = UNKNOWN_CALLER
+                case.earlier_evidence = case.earlier_evidence | {CLAIMED_ON_THE_PHONE}
             reply = compose(case)
             send(dispatcher, reply)
             return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS]
         case = Case(
             scenario=tracker.get_slot("scenario") or NONE,
             confidence=1.0,
-            money_sent=bool(tracker.get_slot("money_moved")),
+            scam_probability=None if tracker.get_slot("scenario") else UNKNOWN_CALLER,
+            money_sent=tracker.get_slot("money_moved") is True,
             bank=tracker.get_slot("bank"),
-            asked_money=tracker.get_slot("asked_money"),
-            asked_code=tracker.get_slot("asked_code"),
+            asked_money=answer(tracker.get_slot("asked_money")),
+            asked_code=answer(tracker.get_slot("asked_code")),
             facts=frozenset(tracker.get_slot("facts") or ()),
             channel=tracker.get_slot("channel") or "call",
             audience=tracker.get_slot("audience"),
             lines_shown=bool(tracker.get_slot("lines_shown")),
             language=language_of(original_text(tracker)),
             from_call_check=True,
+            earlier_evidence=frozenset() if tracker.get_slot("scenario") else frozenset({CLAIMED_ON_THE_PHONE}),
         )
         reply = compose(case)
         send(dispatcher, reply)
         return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
-def tells_more(tracker: Tracker, answered: bool) -> bool:
+def answer(value: Any) -> bool | None:
+    """A form slot as a yes/no answer (``UNASKED``: not asked, None)."""
+    return value if isinstance(value, bool) else None
+
+
+def tells_more(tracker: Tracker, answered: bool | None) -> bool:
     """Whether an answer to the call check tells more than yes or no: money gone, something done
     (reported, a code given, a link clicked), a request, or, when it is no plain yes or no, a
     demand the evidence finds ("他让我把钱转到安全账户")."""
@@ -236,19 +255,28 @@ def tells_more(tracker: Tracker, answered: bool) -> bool:
     said = facts_in(case.text) - {"afraid", "money_not_gone"}
     if said or case.request or (case.money_sent and not tracker.get_slot("money_sent")):
         return True
-    return not answered and bool(assessment(case).decisive)
+    # "对对对，她让我把钱都提出来放到一张卡上": a demand described, whatever was asked; a "no" that
+    # names what was not asked ("没给，也没收到啥验证码") stays a no unless a "but" follows
+    if answered is False and not _BUT.search(case.text):
+        return False  # "还没转，不过他一直催我转到他个人微信上" goes on
+    return bool(assessment(case).decisive) and (answered is None or len(case.text) > MIN_TOLD_CHARS)
 
 
 def yes_no(text: str, intent: str | None) -> bool | None:
-    """Read a yes/no answer: the intent first, then plain words (没有 / 让我转了)."""
+    """Read a yes/no answer: the intent first, then the first words (有的，他说… / 没有，就问了地址),
+    then the whole answer (他没让我转 / 让我转了)."""
+    head = _FIRST_WORDS.match(text.strip())
+    if head and _NO.search(head.group(0)):
+        return False  # 冇有 / 没得: the classifier may read the 有 in them as a yes
     if intent == "affirm":
         return True
     if intent == "deny":
         return False
-    if _NO.search(text):
-        return False
-    if _YES.search(text):
-        return True
+    for part in ([head.group(0)] if head else []) + [text]:
+        if _NO.search(part):
+            return False
+        if _YES.search(part):
+            return True
     return None
 
 
@@ -262,13 +290,26 @@ class ValidateCallCheckForm(FormValidationAction):
                 tracker: Tracker) -> dict[str, Any]:
         message = tracker.latest_message or {}
         answer = yes_no(message.get("text") or "", (message.get("intent") or {}).get("name"))
-        if tells_more(tracker, answered=answer is not None):
+        if tells_more(tracker, answered=answer):
             # "我已经转给他了，从农业银行转的" is more than a yes or no: end the questions, and
             # action_call_verdict answers what was told
             return {name: TOLD for name in FORM_SLOTS if tracker.get_slot(name) is None or name == slot}
         if answer is None:
             dispatcher.utter_message(response="utter_answer_yes_no")
+        if answer is True and slot in ("asked_money", "asked_code"):
+            # a demand confirmed settles it: no more questions, the verdict now (and whether the
+            # money moved is read from this answer, else the verdict says what to do if it did)
+            moved = self._moved(tracker)
+            rest = {name: UNASKED for name in FORM_SLOTS if tracker.get_slot(name) is None and name != slot}
+            return {**rest, slot: True, **({"money_moved": moved} if moved is not None else {})}
         return {slot: answer}
+
+    @staticmethod
+    def _moved(tracker: Tracker) -> bool | None:
+        case = case_from_tracker(tracker)
+        if case.money_sent:
+            return True
+        return False if "money_not_gone" in case.facts else None
 
     def validate_asked_money(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
@@ -291,9 +332,13 @@ class ActionHotlines(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if case_from_tracker(tracker).request == "how_to_report":
+        case = case_from_tracker(tracker)
+        if case.request == "how_to_report":
             send(dispatcher, how_to_report())
             return [SlotSet("lines_shown", True)]
+        if case.money_sent or (heard_something(case) and not case.unreadable):
+            # "报警了，民警来过了" names 110 but tells what happened: answered as a story
+            return await ActionAssess().run(dispatcher, tracker, domain)
         lines = [line(key) for key in ("police", "anti_fraud", "spam_report", "anti_fraud_app")]
         lines += regional_lines()
         text = "这些号码请记好：\n" + "\n".join(f"· {item.render()}" for item in lines)

@@ -96,6 +96,11 @@ def money_sent_patterns() -> list[str]:
     return list((_read("money_sent.yml") or {}).get("patterns") or [])
 
 
+def loss_confirmations() -> list[str]:
+    """Regular expressions for a loss the resident confirms (把我删了, 人没了): ``data/money_sent.yml``."""
+    return list((_read("money_sent.yml") or {}).get("confirmations") or [])
+
+
 def regions() -> dict[str, Any]:
     return _read("regions.yml") or {}
 

@@ -38,9 +38,10 @@ def language_of(text: str) -> str:
         changed = sum(a != b for a, b in zip(chinese, _converter("t2s").convert(chinese), strict=False))
         traditional = changed >= MIN_TRADITIONAL_CHARS and changed / len(chinese) >= MIN_TRADITIONAL_SHARE
         return TRADITIONAL if traditional else SIMPLIFIED
-    words = [w.lower() for w in _WORD.findall(text)]
-    common = {str(w).lower() for w in _english().get("words") or ()}
-    if len(words) >= 3 and sum(w in common for w in words) >= 2:
+    words = [w.lower() for w in _WORD.findall(text) if len(w) > 1]
+    common = set(str(_english().get("words") or "").lower().split())
+    letters = sum(ch.isascii() and (ch.isalpha() or ch in " ,.'?!:$-/") for ch in text)
+    if len(words) >= 3 and len(set(words) & common) >= 2 and letters >= 0.8 * len(text.strip()):
         return ENGLISH
     return SIMPLIFIED
 

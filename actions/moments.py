@@ -26,6 +26,7 @@ _SELF_NEGATED = frozenset({"money_not_gone"})
 # "要我把验证码告诉他" tells a demand, not a code given: a fact of giving right after these is skipped.
 _DEMANDED = re.compile(r"(要|让|叫|逼|求|骗|诱导|要求)(我|您|你)\S{0,6}$")
 _GIVING = frozenset({"code_given", "card_given"})
+_DONE = re.compile(r"我(也|都|就)?\S{0,2}了")  # "叫我报验证码给他，我报了": the act follows the demand
 # "我怕报警了家里人知道", "要是点开了链接会怎样": a supposition, not something done.
 _SUPPOSED = re.compile(r"(怕|如果|要是|假如|万一|打算|准备|该不该|要不要|会不会|能不能|应不应该|是不是要)\S{0,4}$")
 _FEELINGS = frozenset({"afraid", "distress"})
@@ -85,7 +86,7 @@ def _found(patterns: Iterable[re.Pattern[str]], text: str, negated: bool = False
             before = text[max(0, match.start() - 8):match.start()]
             if not negated and not affirmed(text, match):
                 continue
-            if demanded and _DEMANDED.search(before):
+            if demanded and _DEMANDED.search(before) and not _DONE.search(match.group(0)):
                 continue
             if supposed and _SUPPOSED.search(before):
                 continue
@@ -98,6 +99,15 @@ def facts_in(text: str) -> set[str]:
     return {key for key, patterns in _moments()["facts"].items()
             if _found(patterns, text, negated=key in _SELF_NEGATED, demanded=key in _GIVING,
                       supposed=key not in _FEELINGS)}
+
+
+def follow_up_facts(text: str, earlier: Iterable[str]) -> set[str]:
+    """Facts a short follow-up only means after an earlier demand: "已经发过去了" after someone asked
+    for the code is a code given (``follow_ups`` in moments.yml, by the evidence found earlier)."""
+    seen = set(earlier)
+    spec = (fresh_yaml(data_dir() / MOMENTS_FILE) or {}).get("follow_ups") or {}
+    return {fact for fact, rule in spec.items()
+            if seen & set(rule.get("after") or ()) and _found(_patterns(rule.get("patterns")), text, supposed=True)}
 
 
 def claims_identity(text: str) -> bool:

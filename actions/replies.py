@@ -14,6 +14,7 @@ no bubble over ``MAX_CHARS``, the first bubble of an urgent case at most ``URGEN
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from actions.knowledge import DEFAULT_STOP, ReportLine, domain_responses, scenarios
@@ -30,6 +31,7 @@ URGENT_FIRST = 80
 BANK_BUTTONS = ("工商银行", "建设银行", "农业银行", "中国银行", "邮储银行", "支付宝", "微信支付")
 SHORT_LINES = "拿不准就打96110问问；钱被转走了马上打110。"
 CALM = "先别慌，您来问就对了。"
+_CALLBACK = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|400-?\d{3}-?\d{4}")  # a number a notice could ask you to call
 
 _WOULD_BE_SCAM = "如果对方让您转账、交钱、要验证码或密码，或让您下载APP、开屏幕共享，那就是诈骗。"
 _HOW_TO_VERIFY = {
@@ -106,12 +108,11 @@ def could_not_read() -> Reply:
 
 def comfort(case: Case) -> Reply:
     """Despair ("不想活了"): warmth first, 12356, 110 if in danger; the money comes after."""
-    first = "您先别着急，钱的事可以想办法，您的安全最要紧。被骗不是您的错。"
-    second = ("心里太难受，请现在就打12356全国心理援助热线，有人陪您说说话；"
-              "如果觉得自己有危险，马上打110，或者让家人陪着您。")
+    first = "您先别着急，被骗不是您的错，您的安全最要紧。心里难受就打12356，有危险马上打110。"
+    second = "12356是全国心理援助热线，有人陪您说说话。也请告诉家人，让他们陪着您。"
     messages = [first, second]
     if case.money_sent:
-        messages.append("钱被骗走的事，报警（110）并让银行紧急止付，还有机会追回。我一直在这里，您想说就跟我说。")
+        messages.append("钱的事还有办法：报警并让银行紧急止付，还有机会追回。我一直在这里，您想说就跟我说。")
     return Reply("high", messages)
 
 
@@ -160,7 +161,7 @@ def notice(case: Case) -> Reply:
     return Reply("low", [
         "这是一条银行或支付平台的交易通知，不是诈骗本身。",
         f"请核对是不是您本人的消费：是，就不用管；不是您本人花的，{call}冻结卡片、查明原因。",
-        "通知里要是有链接或让您回拨的号码，别点也别回拨，以卡背面的号码为准。"])
+        "通知里要是有链接或让您回拨的号码，别点也别回拨，以卡背面的号码为准。拿不准就打96110问问。"])
 
 
 def safeguard(case: Case, say: str) -> Reply:
@@ -283,6 +284,8 @@ def verdict(case: Case) -> Reply:
         return Reply("low", [f"「{info.name}」是这样骗人的：{info.truth}",
                              "遇到了怎么办：\n" + _numbered(advice), tail], lines_shown=shown)
     reasons = _reasons(case, found) + _sign_notes(case)
+    if case.alert_title:
+        reasons.insert(0, f"· 这和警方发布的警情通报《{case.alert_title}》说的是同一类骗局，请对照提醒，千万别转账。")
     if level == "high":
         stop = info.stop if info else DEFAULT_STOP
         name = f"「{info.name}」" if info else ""
@@ -325,8 +328,10 @@ def call_check_verdict(case: Case) -> Reply:
             tail], lines_shown=shown)
     reply = verdict(case)
     said = "让您转账" if case.asked_money else "要验证码、屏幕共享或APP"
-    reply.messages[0] = reply.messages[0] + f"\n您说对方{said}，这正是诈骗的关键一步。" \
-        if len(reply.messages[0]) < URGENT_FIRST - 20 else reply.messages[0]
+    if len(reply.messages[0]) < URGENT_FIRST - 20:
+        reply.messages[0] += f"\n您说对方{said}，这正是诈骗的关键一步。"
+    if len(reply.messages) > 1 and len(reply.messages[1]) < MAX_CHARS - 30:
+        reply.messages[1] += "\n钱要是已经转了，马上打110报警，再打银行客服止付。"
     return reply
 
 
@@ -352,7 +357,11 @@ def compose(case: Case) -> Reply:
     guard = case.safeguard(found.decisive)
     if guard is not None:
         return _finish(case, safeguard(case, guard.say))
-    if case.notice and not found.decisive and "unofficial_link" not in found.for_ids:
+    table = evidence_table()
+    if case.notice and not found.decisive and not any(table[e].kind in ("link", "channel") for e in found.for_ids) \
+            and not any(e.get("entity") == "phone" and _CALLBACK.fullmatch(str(e.get("value")))
+                        and not official_number(str(e.get("value"))) for e in case.entities):
+        # a plain notice; one that asks for a call back to a mobile number or a link is judged
         return _finish(case, notice(case))
     if case.request == "how_to_report" and not found.decisive:
         return _finish(case, how_to_report())

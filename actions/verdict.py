@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from actions.knowledge import ScenarioInfo, data_dir, fresh_yaml, money_sent_patterns, scenarios
+from actions.knowledge import ScenarioInfo, data_dir, fresh_yaml, loss_confirmations, money_sent_patterns, scenarios
 from actions.languages import ENGLISH, SIMPLIFIED, language_of
 from actions.moments import Safeguard, claims_identity, is_notice, request_in, safeguard_in
 from actions.report_lines import official_domain, official_number
@@ -142,18 +142,26 @@ class Case:
         return safeguard_in(self.text, decisive)
 
 
-def carries_money_sent(text: str) -> bool:
-    """Whether the words of ``text`` say money has left the resident (``data/money_sent.yml``).
-
-    A pattern an administrator broke is logged and skipped, so the others still work.
-    """
-    for pattern in money_sent_patterns():
+def _any_match(patterns: Iterable[str], text: str) -> bool:
+    """Whether one of ``patterns`` is in ``text``; a pattern an administrator broke is logged and
+    skipped, so the others still work."""
+    for pattern in patterns:
         try:
             if re.search(pattern, text):
                 return True
         except re.error:
             logger.error("money_sent.yml: not a regular expression, skipped: %r", pattern)
     return False
+
+
+def carries_money_sent(text: str) -> bool:
+    """Whether the words of ``text`` say money has left the resident (``data/money_sent.yml``)."""
+    return _any_match(money_sent_patterns(), text)
+
+
+def confirms_loss(text: str) -> bool:
+    """Whether the resident confirms the loss (收了钱就把我删了, 转给他结果人没了)."""
+    return _any_match(loss_confirmations(), text)
 
 
 def says_money_sent(intent: Mapping[str, Any] | None, text: str,
@@ -166,11 +174,16 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
     carry it: the classifier always picks some intent, and for text it cannot read
     (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
     A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``actions.moments.is_notice``).
-    An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``.
+    An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``;
+    a loss the resident confirms in the same message (``confirms_loss``) needs no share at all.
     """
+    if not carries_money_sent(text) or is_notice(text):
+        return False
+    if confirms_loss(text):
+        return True
     corroborated = any(e.get("entity") in CORROBORATING_ENTITIES for e in entities)
     needed = MONEY_SENT_CORROBORATED if corroborated else MONEY_SENT_CONFIDENCE
-    return money_sent_probability(intent, ranking) >= needed and carries_money_sent(text) and not is_notice(text)
+    return money_sent_probability(intent, ranking) >= needed
 
 
 def money_sent_probability(intent: Mapping[str, Any] | None, ranking: Iterable[Mapping[str, Any]] = ()) -> float:
@@ -267,7 +280,8 @@ def needs_call_check(case: Case) -> bool:
         # no scam scenario recognised, but a caller claimed who they are (说是建行信用卡中心的):
         # what they asked for still decides, unless the story already shows it is genuine
         return case.channel == "call" and claims_identity(case.text) and not found.against_ids
-    return info.ask_on_call and found.risk == "medium"
+    # the questions are about a call: a story told in a chat or an SMS is judged as it is
+    return info.ask_on_call and found.risk == "medium" and case.channel in (None, "call")
 
 
 def situation(case: Case) -> str:

@@ -216,18 +216,18 @@ def test_admin_edits_tries_puts_live_and_restores(stack: Stack, browser: object)
     page.wait_for_selector("#candidate[data-ready='1']", timeout=600_000)
     page.fill("#message", "你是机器人吗")
     page.click("#say button[type=submit]")
-    page.wait_for_function("() => document.getElementById('chat').innerText.includes('我能帮你')", timeout=60_000)
-    assert "我能帮你" not in say(stack.rasa, "你是机器人吗", "resident-5b")
+    page.wait_for_function("() => document.getElementById('chat').innerText.includes('我能帮您')", timeout=60_000)
+    assert "我能帮您" not in say(stack.rasa, "你是机器人吗", "resident-5b")
     # a resident is in the middle of the three-question check while the new model is loaded
     assert "转账" in say(stack.rasa, "刚才有个人打电话说是快递客服，说我的包裹丢了要理赔", "resident-form")
-    assert "验证码" in say(stack.rasa, "/affirm", "resident-form")
+    assert "验证码" in say(stack.rasa, "/deny", "resident-form")
     page.goto(f"{stack.admin}/admin/publish")
     page.fill("#summary", "问是不是机器人时，顺便说能做什么")
     page.click("#publish")
     assert "已上线" in wait_for_job(page, 600)
-    assert "转出去" in say(stack.rasa, "/affirm", "resident-form")  # the conversation went on where it was
+    assert "转出去" in say(stack.rasa, "/deny", "resident-form")  # the conversation went on where it was
     answer = say(stack.rasa, "你是机器人吗", "resident-6")
-    assert "自动回复的程序" in answer and "我能帮你" in answer
+    assert "自动回复的程序" in answer and "我能帮您" in answer
     assert NEW_TRUTH in say(stack.rasa, POLICE_STORY, "resident-7")
 
     # history: who, when, what; restore the first version in one click (model and texts)
@@ -242,7 +242,7 @@ def test_admin_edits_tries_puts_live_and_restores(stack: Stack, browser: object)
     page.locator("form[action='/admin/history/1/restore'] button").click()
     assert "已上线" in wait_for_job(page, 600)
     assert "公检法机关不会打电话办案" in say(stack.rasa, POLICE_STORY, "resident-8")
-    assert "我能帮你" not in say(stack.rasa, "你是机器人吗", "resident-9")
+    assert "我能帮您" not in say(stack.rasa, "你是机器人吗", "resident-9")
     assert read_files(stack.live) == read_files(ROOT)
 
     # the other editing pages render, for the screenshots

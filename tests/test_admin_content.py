@@ -18,9 +18,11 @@ from bot.admin import content
 from bot.admin.accounts import check_password, hash_password
 from bot.admin.content import (
     DOMAIN,
+    MOMENTS,
     MONEY_SENT,
     REGIONS,
     REPORT_LINES,
+    SAFEGUARDS,
     SCENARIOS,
     read_files,
     training_key,
@@ -107,6 +109,9 @@ def test_the_repository_content_is_valid(files: content.Files) -> None:
     ("nlu/data/scenarios/romance.yml", lambda t: t.replace("scenario: romance", "scenario: love_scam", 1),
      "block_0", "没有「love_scam」这个场景编号"),
     (MONEY_SENT, lambda t: t.replace("patterns:\n", "patterns:\n  - 转了(\n", 1), "pattern_0", "不是正确的正则表达式"),
+    (MOMENTS, lambda t: t.replace("  afraid:\n    - ", "  afraid:\n    - (", 1), "facts.afraid_0",
+     "不是正确的正则表达式"),
+    (SAFEGUARDS, lambda t: t + "\nfake_guard:\n  name: 假的\n  patterns: [某某]\n", "say", "要写上回复居民的话"),
 ])
 def test_own_checks_name_the_field_in_chinese(files: content.Files, path: str, change: object, field: str,
                                               words: str) -> None:

@@ -47,6 +47,17 @@ def test_check_prints_the_reply(trained_model: Path) -> None:
     assert done.stdout.index("110") < done.stdout.index("95533")
 
 
+def test_check_plays_the_live_dialogue_as_turns_of_one_conversation(trained_model: Path) -> None:
+    """Small talk gets the bot's own answer (no verdict), and the call check runs as in the live bot."""
+    done = fraudbot("check", "谢谢", "有个人打电话说是快递客服，说我包裹丢了要理赔", "没有", "没有", "还没有")
+    assert done.returncode == 0, done.stderr[-2000:]
+    turns = done.stdout.split("── 第")[1:]
+    assert len(turns) == 5
+    assert "不客气" in turns[0] and not any(label in turns[0] for label in ("高风险", "需警惕", "未发现明显诈骗特征"))
+    assert "转账" in turns[1] and "验证码" in turns[2] and "转出去" in turns[3]
+    assert "高风险" not in turns[4] and "不像诈骗" in turns[4]
+
+
 def test_eval_prints_scores(trained_model: Path, tmp_path: Path) -> None:
     csv_file = tmp_path / "small.csv"
     csv_file.write_text("text,scenario\n你好,none\n"

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from actions.report_lines import official_domain, official_number
 from actions.replies import compose
+from actions.report_lines import official_domain, official_number
 from actions.verdict import Case, assessment, risk, warrants_group_warning
 from nlu.evidence import AGAINST, FOR, Thresholds, assess, evidence_table, find
 from nlu.signals import detect_signals

@@ -565,7 +565,8 @@ def _known_answers() -> list[str]:
 def understood(replies: list[dict], known: list[str]) -> bool:
     """A verdict (it lists the lines to call) or one of the domain's small-talk and form answers."""
     texts = [str(reply.get("text") or "") for reply in replies]
-    return any("求助电话" in t for t in texts) or any(t.startswith(start) for t in texts for start in known)
+    return any("求助电话" in t or "求助電話" in t for t in texts) or any(
+        t.startswith(start) for t in texts for start in known)
 
 
 def _fuzz_one(bot: Bot, message: str, known: list[str]) -> str | None:

@@ -34,7 +34,7 @@ from actions.verdict import (
 from bot.nlu_client import Classifier, case_from_parse
 
 HOLDOUT = Path(__file__).parent / "data" / "nlu_holdout.yml"
-GOLDEN_HOUR = "钱已经转出去了"
+GOLDEN_HOUR = "请马上打110报警"
 
 SQL = ["1' OR '1'='1", "' OR 1=1 --", "admin'--", "\" OR \"\"=\"", "'; DROP TABLE users; --",
        "1; SELECT * FROM accounts", "' UNION SELECT username, password FROM users --",

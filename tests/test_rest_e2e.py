@@ -44,10 +44,10 @@ def test_call_check_form(rasa_server: str) -> None:
     sender = uuid.uuid4().hex
     first = joined(say(rasa_server, "刚才有个人打电话说是快递客服，说我的包裹丢了要理赔", sender))
     assert "转账" in first  # the first question of the form
-    assert "验证码" in joined(say(rasa_server, "/affirm", sender))
-    assert "转出去" in joined(say(rasa_server, "/affirm", sender))
-    verdict = joined(say(rasa_server, "还没有", sender))
-    assert "高风险" in verdict and "96110" in verdict
+    assert "验证码" in joined(say(rasa_server, "/deny", sender))
+    # a demand confirmed settles it: the verdict at once, no third question
+    verdict = joined(say(rasa_server, "/affirm", sender))
+    assert "高风险" in verdict and "96110" in verdict and "转出去了吗" not in verdict
 
 
 def test_phishing_sms(rasa_server: str) -> None:

@@ -124,7 +124,7 @@ def test_start_and_help(telegram: dict, fake: FakeTelegram) -> None:
     post(telegram, message("/start", 1003, 1003))
     assert "反诈助手" in texts(fake, 1003)[-1]
     post(telegram, message("/help", 1003, 1003))
-    assert "我能帮你" in texts(fake, 1003)[-1]
+    assert "我能帮您" in texts(fake, 1003)[-1]
 
 
 def test_start_with_details_link_explains_the_scenario(telegram: dict, fake: FakeTelegram) -> None:

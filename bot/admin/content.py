@@ -35,6 +35,9 @@ SCENARIOS = "actions/data/scenarios.yml"
 REPORT_LINES = "actions/data/report_lines.yml"
 REGIONS = "actions/data/regions.yml"
 MONEY_SENT = "actions/data/money_sent.yml"
+MOMENTS = "actions/data/moments.yml"
+SAFEGUARDS = "actions/data/safeguards.yml"
+ENGLISH = "actions/data/english.yml"
 
 Files = dict[str, str]
 

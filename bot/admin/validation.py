@@ -17,7 +17,19 @@ from typing import Any
 
 import yaml
 
-from bot.admin.content import DOMAIN, MONEY_SENT, REGIONS, REPORT_LINES, SCENARIOS, Files, materialise, remove_tree
+from bot.admin.content import (
+    DOMAIN,
+    ENGLISH,
+    MOMENTS,
+    MONEY_SENT,
+    REGIONS,
+    REPORT_LINES,
+    SAFEGUARDS,
+    SCENARIOS,
+    Files,
+    materialise,
+    remove_tree,
+)
 from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
@@ -161,6 +173,9 @@ def own_problems(files: Files) -> list[Problem]:
     problems += _report_line_problems(lines)
     problems += _region_problems(parsed.get(REGIONS) or {})
     problems += _money_sent_problems(parsed.get(MONEY_SENT) or {})
+    problems += _pattern_problems(MOMENTS, parsed.get(MOMENTS))
+    problems += _pattern_problems(ENGLISH, parsed.get(ENGLISH))
+    problems += _safeguard_problems(parsed.get(SAFEGUARDS) or {})
     for path, data in parsed.items():
         if path.startswith("nlu/") and isinstance(data, dict):
             problems += _example_problems(path, data)
@@ -255,6 +270,39 @@ def _money_sent_problems(data: dict[str, Any]) -> list[Problem]:
         except re.error as error:
             problems.append(Problem(MONEY_SENT, f"第 {index + 1} 条不是正确的正则表达式：{error}",
                                     f"pattern_{index}", str(pattern)))
+    return problems
+
+
+def _pattern_problems(path: str, data: Any, where: str = "") -> list[Problem]:
+    """Every regular expression anywhere in a moments-like file must compile: a broken one
+    would silently stop the bot from hearing what it was written for."""
+    problems: list[Problem] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("words", "replies", "say", "name", "explains", "advice_needs", "after"):
+                continue
+            problems += _pattern_problems(path, value, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for index, pattern in enumerate(data):
+            if isinstance(pattern, (dict, list)):
+                problems += _pattern_problems(path, pattern, f"{where}[{index}]")
+                continue
+            try:
+                re.compile(str(pattern))
+            except re.error as error:
+                problems.append(Problem(path, f"「{where}」第 {index + 1} 条不是正确的正则表达式：{error}",
+                                        f"{where}_{index}", str(pattern)))
+    return problems
+
+
+def _safeguard_problems(data: dict[str, Any]) -> list[Problem]:
+    """A safeguard needs patterns and an answer: residents are told it is genuine in its words."""
+    problems = _pattern_problems(SAFEGUARDS, data)
+    for key, spec in data.items():
+        if not isinstance(spec, dict) or not spec.get("patterns"):
+            problems.append(Problem(SAFEGUARDS, f"「{key}」至少要有一条识别它的说法（patterns）。", "patterns", str(key)))
+        elif not str(spec.get("say") or "").strip():
+            problems.append(Problem(SAFEGUARDS, f"「{key}」要写上回复居民的话（say）。", "say", str(key)))
     return problems
 
 
