@@ -300,7 +300,8 @@ def _safeguard_problems(data: dict[str, Any]) -> list[Problem]:
     problems = _pattern_problems(SAFEGUARDS, data)
     for key, spec in data.items():
         if not isinstance(spec, dict) or not spec.get("patterns"):
-            problems.append(Problem(SAFEGUARDS, f"「{key}」至少要有一条识别它的说法（patterns）。", "patterns", str(key)))
+            problems.append(Problem(SAFEGUARDS, f"「{key}」至少要有一条识别它的说法（patterns）。", "patterns",
+                                    str(key)))
         elif not str(spec.get("say") or "").strip():
             problems.append(Problem(SAFEGUARDS, f"「{key}」要写上回复居民的话（say）。", "say", str(key)))
     return problems
