@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from actions.knowledge import DEFAULT_STOP, ReportLine, domain_responses, scenarios
 from actions.languages import ENGLISH, english_verdict, in_script
 from actions.moments import advice_fits
-from actions.report_lines import bank_line, in_app_service, line, link_host, official_domain, official_number, route
+from actions.report_lines import (
+    bank_line,
+    in_app_service,
+    line,
+    link_host,
+    official_domain,
+    official_number,
+    official_site,
+    route,
+)
 from actions.verdict import COULD_NOT_READ, NONE, Case, assessment, situation
 from nlu.entities import redact
 from nlu.evidence import Assessment, evidence_table, quote
@@ -191,6 +200,9 @@ def golden_hour(case: Case) -> Reply:
     else:
         first = f"🚨 请马上打110报警，再{step}。越快越有希望追回。"
         second = "保存好证据：聊天记录、转账凭证、对方账号，都别删。别再转一分钱；说能“帮您追回钱”的，也是骗子。"
+    info = case.named_scenario
+    if info and info.truth and len(second) + len(info.name) + len(info.truth) + 8 <= MAX_CHARS:
+        second += f"\n这很像「{info.name}」：{info.truth}"
     messages = [_calm(case, first) if len(first) <= URGENT_FIRST - 4 else first, second]
     known = bank_line(case.bank) or in_app_service(case.bank)
     if not known:
@@ -241,12 +253,16 @@ def after_report(case: Case) -> Reply:
 def _sign_notes(case: Case) -> list[str]:
     """The exact numbers and links of the message, and whether they are official."""
     notes = []
+    named = next((str(e.get("value")) for e in case.entities if e.get("entity") in ("bank", "platform")), None)
     for entity in case.entities:
         value = str(entity.get("value") or "")
         if entity.get("entity") == "url":
             host = link_host(value) or value
-            notes.append(f"· 网址 {host} 属于官方网站域名，但仍别在网页上说验证码。" if official_domain(value)
-                         else f"· 网址 {host} 不是官方网站。")
+            if official_domain(value):
+                notes.append(f"· 网址 {host} 属于官方网站域名，但仍别在网页上说验证码。")
+            else:
+                real = official_site(named)
+                notes.append(f"· 网址 {host} 不是官方网站" + (f"，{named}的官网是 {real}。" if real else "。"))
         elif entity.get("entity") == "phone":
             what = official_number(value)
             notes.append(f"· {value} 是{what}的官方号码，但来电显示能伪造，核实请自己拨打。" if what

@@ -41,6 +41,14 @@ def in_app_service(product: str | None) -> str | None:
     return (report_lines().get("in_app_service") or {}).get(product or "")
 
 
+def official_site(owner: str | None) -> str | None:
+    """The official domain of a bank or platform (``domain_owners`` in report_lines.yml), or None."""
+    for domain, name in (report_lines().get("domain_owners") or {}).items():
+        if name == owner:
+            return str(domain)
+    return None
+
+
 def regional_lines() -> list[ReportLine]:
     """Lines the deployment's region adds after the national ones (none by default)."""
     spec = regions().get(region_key()) or {}

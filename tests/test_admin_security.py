@@ -273,3 +273,25 @@ def test_a_reset_ends_a_session_held_in_a_browser(admin_app: Sanic, clock: Clock
     signed_in, before, after = asyncio.run(scenario())
     assert signed_in[0] == 303 and before == (200, "")
     assert after == (302, "/admin/login?next=/admin/")
+
+
+def test_recognition_rules_are_edited_in_the_draft(admin_app: Sanic) -> None:
+    """The safeguards (and the other files the bot hears with) have a page: shown, saved to the draft."""
+    async def scenario() -> tuple[str, int, str, int]:
+        async with serving(admin_app) as url, browser() as http:
+            await post_login(http, url, "li", PASSWORD)
+            async with http.get(f"{url}/admin/rules/safeguards.yml") as page:
+                shown = await page.text()
+            csrf = re.search(r'name="csrf" value="([^"]+)"', shown).group(1)
+            text = admin_app.ctx.admin.draft.read("actions/data/safeguards.yml")
+            edited = text.replace("    - 12381\n", "    - 12381|一二三八一\n", 1)
+            async with http.post(f"{url}/admin/rules/safeguards.yml", data={"csrf": csrf, "yaml": edited},
+                                 allow_redirects=False) as saved:
+                status = saved.status
+            async with http.get(f"{url}/admin/rules/nothing.yml") as missing:
+                return shown, status, admin_app.ctx.admin.draft.read("actions/data/safeguards.yml"), missing.status
+
+    shown, status, draft, missing = asyncio.run(scenario())
+    assert "识别规则" in shown and "real_96110" in shown
+    assert status == 303 and "12381|一二三八一" in draft
+    assert missing == 404

@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 from actions.knowledge import scenarios
 from bot.admin import content
 from bot.admin.accounts import Accounts, LoginRefused, User
-from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, SCENARIOS, Draft, training_key
+from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, RUNTIME_PREFIX, SCENARIOS, Draft, training_key
 from bot.admin.history import History
 from bot.admin.publish import Publisher, PublishFailed
 from bot.admin.stats import CHINA, chart_svg, overview, tracker_db_url
@@ -38,6 +38,15 @@ from bot.config import AdminConfig
 from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
 SESSION_COOKIE = "fraudbot_admin"
+# The recognition rules read by the action server at every reply (no retraining), edited as YAML.
+RULE_FILES = {
+    "safeguards.yml": ("真的反诈提醒和保护：区号+96110来电、12381预警短信、柜员询问、民警让装国家反诈中心APP。"
+                       "说中了就告诉居民这是真的。"),
+    "moments.yml": ("居民已经做了什么（报警、给了验证码、点了链接……）、害怕和绝望、联系方式、是谁在问、"
+                    "银行通知、怎么举报、查号码。"),
+    "money_sent.yml": "说明“钱已经转出去了”的说法，以及确认被骗的说法（被拉黑、人没了）。",
+    "english.yml": "英文诈骗信息：判断用的说法和英文回复。",
+}
 LOGIN_COOKIE = "fraudbot_login"
 OPEN_PATHS = {"/admin/login"}
 OFFICER_PATHS = {"/admin/", "/admin/alerts", "/admin/logout", "/admin/static/admin.js"}
@@ -340,24 +349,45 @@ def create_app(config: AdminConfig | None = None, validate: Callable[[content.Fi
     async def stories_list(request: Request) -> HTTPResponse:
         return response.redirect(f"/admin/stories/{story_paths()[0].removeprefix('stories/')}")
 
+    async def edit_yaml(request: Request, path: str, url: str) -> tuple[str, list[Problem], HTTPResponse | None]:
+        """A whole content file edited as YAML: its text, and on POST the draft saved when the
+        checks pass (a redirect to ``url``) or the problems to show next to the text."""
+        text = admin.draft.read(path)
+        if request.method != "POST":
+            return text, [], None
+        text = request.form.get("yaml", "").replace("\r\n", "\n")
+        problems = await admin.save(path, text)
+        return text, problems, None if problems else response.redirect(f"{url}?saved=1", status=303)
+
     @app.route("/admin/stories/<name>", methods=["GET", "POST"])
     async def stories_edit(request: Request, name: str) -> HTTPResponse:
         path = f"stories/{name}"
         if path not in story_paths():
             return admin.page(request, "missing.html", status=404, what=f"故事文件 {name}")
-        text = admin.draft.read(path)
-        problems: list[Problem] = []
-        if request.method == "POST":
-            text = request.form.get("yaml", "").replace("\r\n", "\n")
-            problems = await admin.save(path, text)
-            if not problems:
-                return response.redirect(f"/admin/stories/{name}?saved=1", status=303)
+        text, problems, saved = await edit_yaml(request, path, f"/admin/stories/{name}")
+        if saved:
+            return saved
         domain = yaml.safe_load(admin.draft.read(DOMAIN)) or {}
         intents = [next(iter(i)) if isinstance(i, dict) else str(i) for i in domain.get("intents") or ()]
         actions = [*(domain.get("responses") or {}), *(domain.get("actions") or ()), *(domain.get("forms") or {})]
         return admin.page(request, "stories.html", status=422 if problems else 200, name=name, text=text,
                           files=[p.removeprefix("stories/") for p in story_paths()],
                           general=[p.message for p in problems], intents=intents, actions=actions)
+
+    # --- recognition rules: what the bot hears (moments, safeguards, money words, English) ---------
+
+    @app.get("/admin/rules")
+    async def rules_list(request: Request) -> HTTPResponse:
+        return response.redirect(f"/admin/rules/{next(iter(RULE_FILES))}")
+
+    @app.route("/admin/rules/<name>", methods=["GET", "POST"])
+    async def rules_edit(request: Request, name: str) -> HTTPResponse:
+        path = f"{RUNTIME_PREFIX}{name}"
+        if name not in RULE_FILES or path not in admin.draft.files():
+            return admin.page(request, "missing.html", status=404, what=f"识别规则 {name}")
+        text, problems, saved = await edit_yaml(request, path, f"/admin/rules/{name}")
+        return saved or admin.page(request, "rules.html", status=422 if problems else 200, name=name, text=text,
+                                   about=RULE_FILES[name], files=RULE_FILES, general=[p.message for p in problems])
 
     # --- try, put live, history --------------------------------------------------------------
 
