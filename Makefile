@@ -20,7 +20,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_INTER_OP_PARALLELISM_THREADS ?= 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 2
 
-.PHONY: help run serve admin train test lint validate browser test-stories telegram screenshots clean
+.PHONY: help run serve admin train test lint validate browser ocr-system test-stories telegram screenshots clean
 
 help:
 	@echo "make run    set up, train if needed, start the bot and chat in this terminal"
@@ -60,10 +60,21 @@ browser:
 		{ apt-get install -y -q $(BROWSER_PACKAGES) || { apt-get update -q && apt-get install -y -q $(BROWSER_PACKAGES); }; }; } \
 		|| echo "The browser test needs Chromium: sudo apt-get install $(BROWSER_PACKAGES)"
 
+# Reading screenshots: OpenCV (a dependency of rapidocr-onnxruntime) needs libGL and GLib to
+# import, and the OCR tests draw screenshots with a Chinese font. As root with apt-get, install
+# them from Debian's packages when missing; otherwise say how.
+OCR_PACKAGES := libgl1 libglib2.0-0 fonts-wqy-microhei
+OCR_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+ocr-system:
+	@{ ldconfig -p | grep -q 'libGL.so.1 ' && ldconfig -p | grep -q 'libglib-2.0.so.0 ' && test -f $(OCR_FONT); } \
+		|| { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+		{ apt-get install -y -q $(OCR_PACKAGES) || { apt-get update -q && apt-get install -y -q $(OCR_PACKAGES); }; }; } \
+		|| echo "Reading screenshots needs: sudo apt-get install $(OCR_PACKAGES)"
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot nlu actions tests bench
 
-test: $(MODEL) validate lint browser
+test: $(MODEL) validate lint browser ocr-system
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-stories
 
@@ -74,10 +85,10 @@ screenshots: $(MODEL) browser
 test-stories: $(MODEL)
 	$(BIN)/python -m bot.cli test-stories
 
-serve: $(MODEL)
+serve: $(MODEL) ocr-system
 	$(BIN)/fraudbot serve
 
-run: $(MODEL)
+run: $(MODEL) ocr-system
 	$(BIN)/fraudbot serve --chat
 
 admin: $(MODEL)

@@ -53,10 +53,13 @@ async def _classify(model: Path) -> int:
             continue
         try:
             item = json.loads(raw)
-            text = item["text"] if isinstance(item, dict) else None
-            if not isinstance(text, str):
-                raise ValueError('expected {"text": "..."}')
-            result = await classifier.classify(text)
+            if isinstance(item, dict) and isinstance(item.get("image"), str):
+                result = await _classify_image(classifier, Path(item["image"]))
+            else:
+                text = item["text"] if isinstance(item, dict) else None
+                if not isinstance(text, str):
+                    raise ValueError('expected {"text": "..."} or {"image": "/path/to.png"}')
+                result = await classifier.classify(text)
         except (ValueError, KeyError) as error:
             result = {"scenario": "none", "confidence": 0.0, "scam_probability": 0.0, "risk": "low",
                       "signals": [], "evidence": [], "entities": [], "error": str(error)}
@@ -65,12 +68,29 @@ async def _classify(model: Path) -> int:
     return 0
 
 
-async def _check(model: Path, turns: list[str]) -> int:
+async def _classify_image(classifier: object, path: Path) -> dict:
+    """``{"image": path}``: the usual fields for the text read from the picture, plus ``ocr_text``."""
+    from bot.ocr import reader
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    reading = await reader().read(data)
+    if reading.problem:
+        raise ValueError(f"image not read: {reading.problem}")
+    return {**await classifier.classify(reading.text), "ocr_text": reading.text}
+
+
+async def _check(model: Path, turns: list[str], image: Path | None = None) -> int:
     """Play ``turns`` as one conversation through the live dialogue and print what the resident reads."""
     from bot.dialogue import Dialogue
 
     dialogue = await Dialogue.start(model)
     try:
+        if image is not None:
+            for message in await dialogue.show(image.read_bytes()):
+                print((message.get("text") or "") + "\n")
         for number, text in enumerate(turns, 1):
             if len(turns) > 1:
                 print(f"── 第{number}句：{text}")
@@ -345,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("classify", help="JSON lines {\"text\"} on stdin -> one JSON line each")
     check = commands.add_parser("check", help="what a resident reads (several texts: turns of one chat)")
-    check.add_argument("text", nargs="+")
+    check.add_argument("text", nargs="*")
+    check.add_argument("--image", type=Path, help="a screenshot to read first, as a resident would send it")
     evaluate = commands.add_parser("eval", help="scores on a text,scenario CSV")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -377,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "classify":
         return asyncio.run(_classify(model))
     if args.command == "check":
-        return asyncio.run(_check(model, args.text))
+        if not args.text and args.image is None:
+            parser.error("check needs a text or --image PATH")
+        return asyncio.run(_check(model, args.text, args.image))
     if args.command == "eval":
         return asyncio.run(_eval(model, args.file, args.json))
     if args.command == "serve":

@@ -65,6 +65,16 @@ class Dialogue:
         await self._handle(message)
         return list(output.messages)
 
+    async def show(self, image: bytes) -> list[dict[str, Any]]:
+        """The messages the bot sends for a picture, as the next turn (read, then consulted as text)."""
+        from rasa.core.channels.channel import CollectingOutputChannel
+
+        from bot.channels.pictures import answer_picture
+
+        output = CollectingOutputChannel()
+        await answer_picture(image, self._handle, output, self._sender, "rest")
+        return list(output.messages)
+
     async def stop(self) -> None:
         self._server.close()
         await self._server.wait_closed()

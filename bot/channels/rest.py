@@ -6,7 +6,8 @@ conversation, a lone surrogate in the sender stopped the server, a non-string me
 metadata was stored with every event, and ``?stream=true`` never answered behind the safety
 net. Here the body is read and cleaned first (:mod:`bot.inbound`), refused with a 400 JSON
 error when no conversation can be named, and every accepted message gets a JSON list with an
-answer (:mod:`bot.fallback`).
+answer (:mod:`bot.fallback`). A screenshot comes as ``{"sender", "image": <base64>}`` or as a
+``data:image/...;base64,`` URL in ``message`` (:mod:`bot.channels.pictures`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.pictures import answer_picture, decode_image, is_data_url
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, with_safety_net
 from bot.inbound import clean_text, known_metadata, normalise
 
@@ -45,6 +47,7 @@ class RestMessage:
     text: str
     truncated: bool
     metadata: dict[str, Any]
+    image: bytes | str | None = None  # a picture's bytes, or why it cannot be one (bot.channels.pictures)
 
 
 def read_body(request: Request) -> RestMessage:
@@ -55,9 +58,16 @@ def read_body(request: Request) -> RestMessage:
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
+    sender = read_sender(body.get("sender"))
+    metadata = known_metadata(body.get("metadata"), METADATA_KEYS)
+    raw_image = body.get("image")
+    if raw_image is None and is_data_url(body.get("message")):
+        raw_image = body.get("message")
+    if raw_image is not None:
+        image = decode_image(raw_image) if isinstance(raw_image, str) else "not_image"
+        return RestMessage(sender=sender, text="", truncated=False, metadata=metadata, image=image)
     text = clean_text(body.get("message"))
-    return RestMessage(sender=read_sender(body.get("sender")), text=text.text, truncated=text.truncated,
-                       metadata=known_metadata(body.get("metadata"), METADATA_KEYS))
+    return RestMessage(sender=sender, text=text.text, truncated=text.truncated, metadata=metadata)
 
 
 def read_sender(raw: object) -> str:
@@ -101,6 +111,10 @@ class SafeRestInput(RestInput):
             except BadRequest as refused:
                 return response.json({"error": str(refused)}, status=400)
             collector = CollectingOutputChannel()
+            if message.image is not None:
+                await answer_picture(message.image, handle, collector, message.sender, self.name(),
+                                     message.metadata or None)
+                return response.json(collector.messages)
             await handle(UserMessage(message.text, collector, message.sender, input_channel=self.name(),
                                      metadata=message.metadata or None))
             if message.truncated:
