@@ -58,6 +58,23 @@ def test_check_plays_the_live_dialogue_as_turns_of_one_conversation(trained_mode
     assert "高风险" not in turns[4] and "不像诈骗" in turns[4]
 
 
+def test_classify_and_check_read_a_screenshot(trained_model: Path, tmp_path: Path) -> None:
+    from tests.screenshots import sms_screenshot
+
+    picture = tmp_path / "sms.png"
+    sms = "【ETC服务】您的ETC认证已过期，请点击 http://etc-rz.top 重新认证，否则将停用"
+    picture.write_bytes(sms_screenshot([sms]).png)
+    lines = [json.dumps({"image": str(picture)}), json.dumps({"image": str(tmp_path / "missing.png")})]
+    done = fraudbot("classify", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    read, missing = (json.loads(line) for line in done.stdout.splitlines())
+    assert "etc-rz.top" in read["ocr_text"] and read["risk"] == "high" and read["scenario"] == "phishing_link"
+    assert "error" in missing
+    checked = fraudbot("check", "--image", str(picture))
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert checked.stdout.startswith("我从图片里看到：【ETC服务】") and "高风险" in checked.stdout
+
+
 def test_eval_prints_scores(trained_model: Path, tmp_path: Path) -> None:
     csv_file = tmp_path / "small.csv"
     csv_file.write_text("text,scenario\n你好,none\n"
