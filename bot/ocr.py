@@ -44,7 +44,9 @@ PROBLEMS = {
     "no_text": "这张图片里我没找到文字。",
     "busy": "现在看图片的人太多了，请过一会儿再发。",
     "timeout": "这张图片我没能及时看完。",
+    "not_received": "这张图片我没能收到。",
 }
+NOT_RECEIVED = "not_received"  # a channel could not get the picture from its platform (download failed)
 ASK_AGAIN = ("请发一张更清楚的截图，或者把短信、聊天的文字直接打出来发给我。"
              "拿不准的，打96110问问；已经转了钱，马上打110。")
 

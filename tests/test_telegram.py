@@ -1,5 +1,5 @@
-"""Telegram channel end to end: real Rasa server and action server, PTB talking to a fake Bot API on loopback;
-and the callback signer on its own."""
+"""Telegram channel end to end: real Rasa server and action server, PTB talking to a fake Bot API on loopback
+(screenshots read by the real OCR); and the callback signer on its own."""
 
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ from bot.alerts.worker import OutboxWorker
 from bot.channels.telegram import CallbackSigner, callback_key
 from bot.fallback import TRUNCATED_NOTICE
 from bot.inbound import MAX_TEXT_CHARS
+from bot.ocr import MAX_IMAGE_BYTES, PROBLEMS
 from bot.senders.telegram import TelegramGroupSender, alerts_bot
 from bot.store import GroupRegistry
 from tests.conftest import start_rasa, stop
 from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, FakeTelegram
+from tests.screenshots import sms_screenshot
 from tests.test_alerts import drain
 
 SECRET = "s3cret-token"
@@ -469,6 +471,104 @@ def test_resident_text_never_reaches_the_log(telegram: dict, fake: FakeTelegram)
     post(telegram, group)
     assert texts(fake, 1016)
     assert MARKER not in log_text(telegram) and "13812345678" not in log_text(telegram)
+
+
+# -- screenshots ---------------------------------------------------------------------------------
+
+SCAM_SMS = "【ETC服务】您的ETC认证已过期，请点击 http://etc-rz.top 重新认证，否则将停用"
+VERDICT = re.compile("高风险|需警惕")
+PREVIEW = "我从图片里看到："
+
+
+@pytest.fixture(scope="module")
+def scam_png() -> bytes:
+    return sms_screenshot([SCAM_SMS]).png
+
+
+def photo_size(file_id: str, file_size: int, width: int = 1080, height: int = 2400) -> dict[str, Any]:
+    return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": width, "height": height,
+            "file_size": file_size}
+
+
+def media_message(chat_id: int, uid: int, **media: Any) -> dict[str, Any]:
+    """A message without text carrying ``media`` (photo, document, caption, reply_to_message…)."""
+    update = message("", chat_id, uid, **media)
+    del update["message"]["text"]
+    return update
+
+
+def downloads(fake: FakeTelegram, since: int = 0) -> list[str]:
+    """The file ids the bot asked for (getFile), in order, from call number ``since`` on."""
+    return [c.params["file_id"] for c in fake.calls[since:] if c.method == "getFile"]
+
+
+def test_private_photo_is_read_and_answered_like_its_text(telegram: dict, fake: FakeTelegram,
+                                                          scam_png: bytes) -> None:
+    fake.add_file("etc-large", scam_png)
+    sizes = [photo_size("etc-thumb", 2_000, 90, 200), photo_size("etc-large", len(scam_png)),
+             photo_size("etc-huge", MAX_IMAGE_BYTES + 1, 4320, 9600)]  # larger than the reader takes
+    since = len(fake.calls)
+    assert post(telegram, media_message(1030, 1030, photo=sizes)) == 200
+    assert downloads(fake, since) == ["etc-large"]  # the largest size within the limit, only that one
+    assert fake.count("file") >= 1
+    replies = texts(fake, 1030)
+    assert replies[0].startswith(PREVIEW) and "ETC" in replies[0]
+    assert VERDICT.search("\n".join(replies[1:])), replies
+
+
+def test_group_photo_is_read_only_when_the_bot_is_asked(telegram: dict, fake: FakeTelegram,
+                                                        scam_png: bytes) -> None:
+    fake.add_file("etc-group", scam_png)
+    before, since = len(fake.sent(GROUP)), len(fake.calls)
+    shared = media_message(GROUP, 2020, photo=[photo_size("etc-group", len(scam_png))], caption="大家看看")
+    assert post(telegram, shared) == 200
+    assert len(fake.sent(GROUP)) == before and downloads(fake, since) == []  # no auto-warning reads pictures
+    check = message("/check", GROUP, 2021, reply_to_message=shared["message"],
+                    entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    assert post(telegram, check) == 200
+    assert downloads(fake, since) == ["etc-group"]
+    sent = fake.sent(GROUP)[before:]
+    assert sent[0].params["text"].startswith(PREVIEW)
+    assert VERDICT.search("\n".join(c.params["text"] for c in sent[1:]))
+    assert {c.params["reply_parameters"]["message_id"] for c in sent} == {shared["message"]["message_id"]}
+
+
+def test_group_image_file_with_a_caption_mentioning_the_bot_is_read(telegram: dict, fake: FakeTelegram,
+                                                                    scam_png: bytes) -> None:
+    fake.add_file("etc-document", scam_png)
+    caption = f"@{BOT_USERNAME} 这是真的吗"
+    document = {"file_id": "etc-document", "file_unique_id": "u-doc", "file_name": "截图.png",
+                "mime_type": "image/png", "file_size": len(scam_png)}
+    update = media_message(GROUP, 2022, document=document, caption=caption,
+                           caption_entities=[{"type": "mention", "offset": 0, "length": len(BOT_USERNAME) + 1}])
+    before = len(fake.sent(GROUP))
+    assert post(telegram, update) == 200
+    sent = fake.sent(GROUP)[before:]
+    assert sent[0].params["text"].startswith(PREVIEW)
+    assert VERDICT.search("\n".join(c.params["text"] for c in sent[1:]))
+    assert sent[0].params["reply_parameters"]["message_id"] == update["message"]["message_id"]
+
+
+def test_photo_too_big_to_read_is_told_without_downloading(telegram: dict, fake: FakeTelegram) -> None:
+    since = len(fake.calls)
+    post(telegram, media_message(1031, 1031, photo=[photo_size("too-big", MAX_IMAGE_BYTES + 1)]))
+    assert downloads(fake, since) == []
+    told = texts(fake, 1031)
+    assert len(told) == 1 and told[0].startswith(PROBLEMS["too_big"]) and "96110" in told[0]
+
+
+def test_photo_telegram_cannot_hand_over_gets_an_answer_naming_96110(telegram: dict, fake: FakeTelegram) -> None:
+    post(telegram, media_message(1032, 1032, photo=[photo_size("never-registered", 50_000)]))
+    told = texts(fake, 1032)
+    assert len(told) == 1 and "96110" in told[0] and "110" in told[0].replace("96110", "")
+
+
+def test_other_files_still_get_the_note_of_what_the_bot_reads(telegram: dict, fake: FakeTelegram) -> None:
+    since = len(fake.calls)
+    document = {"file_id": "pdf-1", "file_unique_id": "u-pdf", "file_name": "合同.pdf",
+                "mime_type": "application/pdf", "file_size": 30_000}
+    post(telegram, media_message(1033, 1033, document=document))
+    assert "只能看文字" in texts(fake, 1033)[-1] and downloads(fake, since) == []
 
 
 def test_callback_signer() -> None:

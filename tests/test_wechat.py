@@ -1,10 +1,12 @@
 """WeChat Official Account and WeCom channels end to end: real Rasa + action server, real crypto,
-a fake WeChat API on loopback for customer-service messages; and the replay guard with a fake clock."""
+a fake WeChat API on loopback for customer-service messages and picture downloads (screenshots read by
+the real OCR); and the replay guard with a fake clock."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -19,11 +21,14 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from bot.channels.seen import SeenMessages
-from bot.channels.wechat_common import MAX_BODY_BYTES, ReplayGuard, Seen
+from bot.channels.wechat_common import MAX_BODY_BYTES, ReplayGuard, Seen, fetch_media
 from bot.fallback import TRUNCATED_NOTICE
 from bot.inbound import MAX_TEXT_CHARS
+from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED, PROBLEMS
+from bot.senders.wechat import OfficialAccountClient
 from tests.conftest import start_rasa, stop
 from tests.fakes.wechat_api import FakeWeChat
+from tests.screenshots import sms_screenshot
 from tests.test_senders import EXTERNAL_ENTITY, XML_BOMB
 
 TOKEN = "fanzhaToken2026"
@@ -180,9 +185,9 @@ def test_voice_recognition_is_treated_as_text(server: str) -> None:
     assert "帮信罪" in content_of(http(server, OA, signed_query(), voice.encode())[1])
 
 
-def test_images_get_a_polite_answer(server: str) -> None:
-    image = text_xml("", kind="image", PicUrl="http://x/1.jpg", MediaId="m2")
-    assert "只能看文字" in content_of(http(server, OA, signed_query(), image.encode())[1])
+def test_other_media_get_a_polite_answer(server: str) -> None:
+    video = text_xml("", kind="video", MediaId="m2", ThumbMediaId="t2")
+    assert "只能看文字" in content_of(http(server, OA, signed_query(), video.encode())[1])
 
 
 def test_retried_message_is_answered_once(server: str, fake: FakeWeChat) -> None:
@@ -401,8 +406,13 @@ def test_very_long_message_is_answered_with_the_truncation_note(running: tuple[s
 
 def wecom_texts(server: str, fake: FakeWeChat, user_id: str, text: str, until: str) -> str:
     """Everything a WeCom user is told about ``text`` (passive reply and later app messages), once ``until`` shows."""
+    return wecom_told(server, fake, user_id, text_xml(text, openid=user_id), re.escape(until))
+
+
+def wecom_told(server: str, fake: FakeWeChat, user_id: str, xml: str, until: str) -> str:
+    """Everything a WeCom user is told about the message ``xml``, once the pattern ``until`` shows."""
     crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
-    envelope = crypto.encrypt_message(text_xml(text, openid=user_id), str(next(_ids)), str(int(time.time())))
+    envelope = crypto.encrypt_message(xml, str(next(_ids)), str(int(time.time())))
     status, reply = http(server, WECOM, wecom_query(crypto, envelope), envelope.encode())
     assert status == 200
     passive = []
@@ -417,7 +427,7 @@ def wecom_texts(server: str, fake: FakeWeChat, user_id: str, text: str, until: s
         later = [c.body["text"]["content"] for c in fake.of("message/send") if c.body.get("touser") == user_id]
         return "\n".join(passive + later)
 
-    assert fake.wait_for(lambda: until in received(), 60), received()
+    assert fake.wait_for(lambda: re.search(until, received()) is not None, 60), received()
     return received()
 
 
@@ -430,6 +440,95 @@ def test_wecom_cleans_invisible_characters_and_cuts_long_texts(server: str, fake
     assert http(server, WECOM, wecom_query(crypto, odd_id), odd_id.encode()) == (400, "bad request")
     told = wecom_texts(server, fake, "gridworker06", hidden + "，真的" * 1500, TRUNCATED_NOTICE)
     assert told.endswith(TRUNCATED_NOTICE) and len(told) > len(TRUNCATED_NOTICE) + 20
+
+
+# -- screenshots ---------------------------------------------------------------------------------
+
+SCAM_SMS = "【ETC服务】您的ETC认证已过期，请点击 http://etc-rz.top 重新认证，否则将停用"
+VERDICT = "高风险|需警惕"
+PREVIEW = "我从图片里看到："
+
+
+@pytest.fixture(scope="module")
+def scam_png() -> bytes:
+    return sms_screenshot([SCAM_SMS]).png
+
+
+def image_xml(media_id: str, openid: str, msg_id: int | None = None) -> str:
+    return text_xml("", openid=openid, msg_id=msg_id, kind="image", PicUrl="http://mmbiz.example/1.jpg",
+                    MediaId=media_id)
+
+
+def oa_told(server: str, fake: FakeWeChat, openid: str, xml: str, until: str) -> str:
+    """Everything a resident is told about the message ``xml`` (passive reply and later customer-service
+    messages), once the pattern ``until`` shows."""
+    status, reply = http(server, OA, signed_query(), xml.encode())
+    assert status == 200
+    passive = [content_of(reply)] if reply != "success" else []
+
+    def received() -> str:
+        later = [c.body["text"]["content"] for c in fake.of("message/custom/send") if c.body.get("touser") == openid]
+        return "\n".join(passive + later)
+
+    assert fake.wait_for(lambda: re.search(until, received()) is not None, 60), received()
+    return received()
+
+
+def media_calls(fake: FakeWeChat, media_id: str) -> list:
+    return [c for c in fake.of("media/get", ok_only=False) if c.query.get("media_id") == media_id]
+
+
+def test_oa_picture_is_read_and_answered_like_its_text(server: str, fake: FakeWeChat, scam_png: bytes) -> None:
+    fake.add_media("etc-oa", scam_png)
+    told = oa_told(server, fake, "oPicture", image_xml("etc-oa", "oPicture"), VERDICT)
+    assert told.startswith(PREVIEW) and "ETC" in told.splitlines()[0] and "96110" in told
+    assert [c.query["access_token"] for c in media_calls(fake, "etc-oa")] == ["oa-token"]
+
+
+def test_oa_slow_picture_says_success_then_answers_by_customer_service_message(slow_server: str, fake: FakeWeChat,
+                                                                               scam_png: bytes) -> None:
+    fake.add_media("etc-slow", scam_png)
+    xml = image_xml("etc-slow", "oSlowPicture", msg_id=next(_ids)).encode()
+    assert http(slow_server, OA, signed_query(), xml) == (200, "success")
+    assert http(slow_server, OA, signed_query(), xml) == (200, "success")  # WeChat's retry
+
+    def sent() -> list[str]:
+        return [c.body["text"]["content"] for c in fake.of("message/custom/send")
+                if c.body.get("touser") == "oSlowPicture"]
+
+    assert fake.wait_for(lambda: re.search(VERDICT, "\n".join(sent())) is not None, 60), sent()
+    assert sent()[0].startswith(PREVIEW)
+    assert len(media_calls(fake, "etc-slow")) == 1  # the retry was not fetched or read again
+
+
+def test_oa_picture_that_cannot_be_fetched_gets_an_answer_naming_96110(server: str, fake: FakeWeChat) -> None:
+    told = oa_told(server, fake, "oLostPicture", image_xml("no-such-media", "oLostPicture"), "96110")
+    assert told.startswith(PROBLEMS[NOT_RECEIVED]) and PREVIEW not in told
+    assert [c.status for c in media_calls(fake, "no-such-media")] == [599]  # the fake's errcode 40007
+    fake.add_media("too-big", b"\xff\xd8" + b"\0" * MAX_IMAGE_BYTES)
+    told = oa_told(server, fake, "oHugePicture", image_xml("too-big", "oHugePicture"), "96110")
+    assert told.startswith(PROBLEMS["too_big"])
+
+
+def test_wecom_picture_is_read_and_answered_like_its_text(server: str, fake: FakeWeChat, scam_png: bytes) -> None:
+    fake.add_media("etc-wecom", scam_png)
+    xml = image_xml("etc-wecom", "gridworker10").replace("</xml>", "<AgentID>1000002</AgentID></xml>")
+    told = wecom_told(server, fake, "gridworker10", xml, VERDICT)
+    assert told.startswith(PREVIEW) and "96110" in told
+    assert [c.query["access_token"] for c in media_calls(fake, "etc-wecom")] == ["wecom-token"]
+    lost = image_xml("wecom-lost", "gridworker11").replace("</xml>", "<AgentID>1000002</AgentID></xml>")
+    assert wecom_told(server, fake, "gridworker11", lost, "96110").startswith(PROBLEMS[NOT_RECEIVED])
+
+
+def test_media_download_renews_an_expired_token_and_stops_at_the_limit(fake: FakeWeChat) -> None:
+    client = OfficialAccountClient(APPID, "oa-secret", fake.base_url, timeout=10)  # token in memory, not the store
+    fake.add_media("small", b"\x89PNG-not-really")
+    fake.fail_next("media/get", errcode=40001, errmsg="invalid credential")
+    tokens = len(fake.of("token"))
+    assert fetch_media(client, "small") == b"\x89PNG-not-really"
+    assert len(fake.of("token")) == tokens + 2  # the first token, then a new one after 40001
+    assert fetch_media(client, "small", limit=5) == "too_big"
+    assert fetch_media(client, "missing") == NOT_RECEIVED
 
 
 # -- the replay guard and the message memory, with a fake clock ---------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot.fallback import OnNewMessage
+from bot.inbound import clean_text
 from bot.ocr import MAX_IMAGE_BYTES, Reading, reader
 
 _DATA_URL = re.compile(r"data:image/[A-Za-z0-9.+-]{1,20};base64,", re.I)
@@ -46,5 +47,6 @@ async def answer_picture(data: bytes | str, handle: OnNewMessage, output: Output
         await output.send_text_message(sender, reading.answer)
         return reading
     await output.send_text_message(sender, reading.preview)
-    await handle(UserMessage(reading.text, output, sender, input_channel=input_channel, metadata=metadata))
+    read = clean_text(reading.text)  # the same door as typed text: cleaned, at most 2,000 characters
+    await handle(UserMessage(read.text, output, sender, input_channel=input_channel, metadata=metadata))
     return reading

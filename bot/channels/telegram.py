@@ -13,6 +13,12 @@ long messages that are high risk by evidence (a demand or a known scam script, n
 topic alone) with high confidence. Each resident keeps their own
 conversation inside a group (sender ``tg:<chat>:<user>``); replies go to the group.
 
+A photo (or an image sent as a file) is read like its text (:mod:`bot.channels.pictures`):
+in a private chat always, in a group only when the bot is asked (``/check`` in reply to it,
+a caption that mentions the bot, a reply to the bot); the group's auto-warning never reads
+pictures. The largest size Telegram offers within the reader's limit is downloaded into
+memory, never to disk. Other media (stickers, voice…) get the note of what the bot reads.
+
 At the door: an update already handled (same ``update_id``, Telegram redelivering or a
 replay) is acknowledged and dropped; every text goes through :func:`bot.inbound.clean_text`
 (a cut-off text is answered, then told only the first part was read); buttons that act
@@ -36,7 +42,16 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Ou
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    Bot,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    PhotoSize,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, ExtBot
@@ -45,11 +60,13 @@ from actions.knowledge import scenarios
 from actions.replies import explain_scenario
 from actions.verdict import warrants_group_warning
 from bot.alerts.service import AlertService, InvalidAlert, Refused
+from bot.channels.pictures import answer_picture
 from bot.channels.seen import SeenMessages
 from bot.config import TelegramConfig
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, failure, hotline_fallback_text, response_text, with_safety_net
 from bot.inbound import MAX_TEXT_CHARS, clean_text, normalise
 from bot.nlu_client import case_from_parse
+from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED
 from bot.store import GroupRegistry
 
 logger = logging.getLogger(__name__)
@@ -67,6 +84,7 @@ UPDATE_TTL = 24 * 3600  # Telegram keeps an undelivered update for 24 hours
 LIKE_THIS = re.compile(r"像这个|像这种|是这个|是这种|这个是不是|通报里")
 
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
+Picture = PhotoSize | Document
 
 
 @dataclass
@@ -87,6 +105,29 @@ def sender_id(chat_id: int, user_id: int | None, group: bool) -> str:
 def chat_of(recipient_id: str) -> int:
     """The chat a conversation's replies go to (the group for group conversations)."""
     return int(recipient_id.split(":")[1])
+
+
+def picture_of(message: Message | None) -> Picture | str | None:
+    """The picture a message carries, or None: the largest photo size within the reader's limit, or an
+    image sent as a file; ``"too_big"`` when there is a picture but no size of it fits (told, not fetched)."""
+    if message is None:
+        return None
+    if message.photo:
+        fitting = [size for size in message.photo if (size.file_size or 0) <= MAX_IMAGE_BYTES]
+        if not fitting:
+            return "too_big"
+        return max(fitting, key=lambda size: (size.width * size.height, size.file_size or 0))
+    document = message.document
+    if document is not None and (document.mime_type or "").lower().startswith("image/"):
+        return "too_big" if (document.file_size or 0) > MAX_IMAGE_BYTES else document
+    return None
+
+
+def file_base_url(api_base_url: str) -> str:
+    """Where the Bot API serves files for ``api_base_url`` (``…/bot`` becomes ``…/file/bot``, as on
+    api.telegram.org and a local Bot API server), so that downloads go where the API calls go."""
+    head, found, tail = api_base_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if found and not tail else "https://api.telegram.org/file/bot"
 
 
 def callback_key(token: str) -> bytes:
@@ -280,10 +321,16 @@ class TelegramBridge:
         cleaned = clean_text(raw)
         text, truncated = cleaned.text, cleaned.truncated
         user_id = message.from_user.id if message.from_user else None
+        picture = picture_of(message)
         if not group and user_id in self._drafts and not text.startswith("/"):
             await self._alert_step(chat.id, user_id, normalise(raw))  # an officer's alert is not cut
         elif text.startswith("/"):
             await self._command(message, text, group, user_id, truncated)
+        elif picture is not None and not group:
+            await self._read_picture(picture, chat.id, user_id, group=False)
+        elif picture is not None and self._addressed(message):
+            await self._read_picture(picture, chat.id, user_id, group=True, reply_to=message.message_id,
+                                     alert=self._alert_context(message, text))
         elif not text.strip():
             if not group:
                 await self.sender.send(chat.id, response_text("utter_not_text"))
@@ -297,7 +344,7 @@ class TelegramBridge:
             await self._maybe_warn(message, text)
 
     def _addressed(self, message: Message) -> bool:
-        """Mentioned by @username, or a reply to one of the bot's messages."""
+        """Mentioned by @username (in the text or a picture's caption), or a reply to one of the bot's messages."""
         replied = message.reply_to_message
         if replied and replied.from_user and replied.from_user.id == self.bot.id:
             return True
@@ -305,7 +352,10 @@ class TelegramBridge:
         for entity in message.entities or ():
             if entity.type == MessageEntityType.MENTION and message.parse_entity(entity).lower() == mention:
                 return True
-        return mention in (message.text or "").lower()
+        for entity in message.caption_entities or ():
+            if entity.type == MessageEntityType.MENTION and message.parse_caption_entity(entity).lower() == mention:
+                return True
+        return mention in (message.text or message.caption or "").lower()
 
     def _without_mention(self, text: str) -> str:
         stripped = re.sub(rf"@{re.escape(self.bot.username)}", "", text, flags=re.IGNORECASE).strip()
@@ -329,6 +379,11 @@ class TelegramBridge:
             await self._to_rasa("/ask_what_bot_can_do", chat_id, user_id, group, reply_to)
         elif command == "check":
             replied = message.reply_to_message
+            picture = picture_of(replied if replied else message)  # the picture replied to, or sent with /check
+            if picture is not None:
+                await self._read_picture(picture, chat_id, user_id, group,
+                                         reply_to=replied.message_id if replied else reply_to)
+                return
             target = clean_text(replied.text or replied.caption or "") if replied else None
             target_text = target.text if target else rest
             if not target_text.strip():
@@ -476,6 +531,34 @@ class TelegramBridge:
         buttons = [{"title": "查看详情", "url": details}]
         await self.sender.send(message.chat.id, warning, buttons, reply_to=message.message_id)
 
+    # -- pictures ---------------------------------------------------------------------------
+
+    async def _read_picture(self, picture: Picture | str, chat_id: int, user_id: int | None, group: bool,
+                            reply_to: int | None = None, alert: dict[str, Any] | None = None) -> None:
+        """Read a picture and answer as for its text: the line of what was read, then the same
+        :meth:`_to_rasa` a typed message takes (same conversation, metadata, group filter and
+        length cap); or why it could not be read."""
+        data = picture if isinstance(picture, str) else await self._download(picture)
+
+        async def consult(read: UserMessage) -> None:
+            cleaned = clean_text(read.text)
+            await self._to_rasa(cleaned.text, chat_id, user_id, group, reply_to=reply_to, alert=alert,
+                                truncated=cleaned.truncated)
+
+        await answer_picture(data, consult, TelegramOutput(self.sender, reply_to), sender_id(chat_id, user_id, group),
+                             CHANNEL, {"chat_id": chat_id, "group": group, "alert": alert})
+
+    async def _download(self, picture: Picture) -> bytes | str:
+        """The picture's bytes, held in memory only; the problem to tell when Telegram cannot hand them over."""
+        try:
+            file = await self.bot.get_file(picture.file_id)
+            if (file.file_size or 0) > MAX_IMAGE_BYTES:
+                return "too_big"
+            return bytes(await file.download_as_bytearray())
+        except (TelegramError, RuntimeError) as error:  # RuntimeError: Telegram gave no file_path
+            logger.warning("could not download a picture: %s", type(error).__name__)
+            return NOT_RECEIVED
+
     # -- Rasa -------------------------------------------------------------------------------
 
     async def _to_rasa(self, text: str, chat_id: int, user_id: int | None, group: bool,
@@ -528,6 +611,7 @@ class TelegramInput(InputChannel):
 
     def _make_bot(self) -> ExtBot:
         return ExtBot(self.config.token, base_url=self.config.api_base_url,
+                      base_file_url=file_base_url(self.config.api_base_url),
                       rate_limiter=AIORateLimiter(max_retries=3))
 
     def get_output_channel(self) -> OutputChannel | None:

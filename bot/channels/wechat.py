@@ -4,8 +4,9 @@
 plaintext or safe mode (AES). Every request is checked before anything else
 (:func:`bot.channels.wechat_common.admit`): timestamp within 5 minutes, body at most 64 KB,
 signature valid (forged or missing: 403, nothing processed), and a signature + nonce never
-reused with another body. Text and recognised voice go to Rasa; a subscription gets the
-welcome message; other message types get a polite answer of what the bot can read now.
+reused with another body. Text and recognised voice go to Rasa; a picture is fetched with the
+media API (its ``MediaId``; ``PicUrl`` is not followed) and read as its text; a subscription gets
+the welcome message; other message types get a polite answer of what the bot can read now.
 Configuration comes from the environment (WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID,
 WECHAT_SECRET) or credentials.yml.
 """
@@ -13,6 +14,7 @@ WECHAT_SECRET) or credentials.yml.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Callable
@@ -36,6 +38,7 @@ from bot.channels.wechat_common import (
     answer_message,
     checked_xml,
     conversation_of,
+    fetch_media,
 )
 from bot.config import setting
 from bot.fallback import OnNewMessage
@@ -81,6 +84,11 @@ class OfficialAccountInput(InputChannel):
                 await asyncio.to_thread(client.message.send_text, openid, text)
             except Exception as error:  # the client's errors may quote the request; keep only the kind
                 logger.error("customer-service message to a resident failed: %s", type(error).__name__)
+
+    async def _fetch_picture(self, media_id: str) -> bytes | str:
+        """A resident's picture through the media API, with the customer-service messages' client and token."""
+        client = official_account_client(self.appid, self.secret)
+        return await asyncio.to_thread(fetch_media, client, media_id)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = Blueprint("wechat_oa_webhook", __name__)
@@ -140,5 +148,6 @@ class OfficialAccountInput(InputChannel):
         """Texts for a passive reply, or None for ``success`` (retry, event, or answer later)."""
         text = message.content if message.type == "text" else \
             getattr(message, "recognition", None) if message.type == "voice" else None
+        picture = functools.partial(self._fetch_picture, str(message.media_id)) if message.type == "image" else None
         return await answer_message(message, self.seen, answerer, conversation_of("wx", message), text,
-                                    "subscribe")
+                                    "subscribe", picture)

@@ -15,17 +15,22 @@
 - A resident's text goes through :func:`bot.inbound.clean_text`; a cut-off text is still
   answered, followed by a note that only the first part was read.
 - Rasa may reply in several messages; WeChat's passive reply is one, so they are merged.
+- A picture (``MsgType`` image) is fetched with the media API (:func:`fetch_media`, at most
+  ``MAX_IMAGE_BYTES``, in memory) and read (:mod:`bot.channels.pictures`) inside the same 5-second
+  rule: the line of what was read and the consultation come passively or later, like a text's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from enum import Enum
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
+import requests
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -34,9 +39,11 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from wechatpy.exceptions import InvalidSignatureException
 
+from bot.channels.pictures import answer_picture
 from bot.channels.seen import ExpiringMap, SeenMessages
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, response_text, with_safety_net
 from bot.inbound import MAX_TEXT_CHARS, CleanText, clean_text, normalise
+from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED, Reading
 from bot.senders import utf8_truncate
 
 logger = logging.getLogger(__name__)
@@ -45,6 +52,9 @@ PASSIVE_REPLY_BYTES = 2048  # one WeChat text message
 SUCCESS = "success"  # tells WeChat "received, no passive reply"
 MAX_BODY_BYTES = 64 * 1024  # WeChat's XML callbacks are a few KB at most
 TIMESTAMP_WINDOW = 300.0  # seconds a callback's timestamp may differ from our clock
+MEDIA_SECONDS = 30.0  # a picture download that trickles longer is given up
+MEDIA_CHUNK = 64 * 1024
+TOKEN_ERRCODES = {40001, 40014, 42001}  # invalid or expired access token: fetch a new one, try once more
 
 
 class UnsafeXml(ValueError):
@@ -207,7 +217,72 @@ async def admit(request: Request, guard: ReplayGuard, channel: str, read_xml: Re
         return response.text("bad request", status=400)
 
 
+def fetch_media(client: Any, media_id: str, limit: int = MAX_IMAGE_BYTES,
+                seconds: float = MEDIA_SECONDS) -> bytes | str:
+    """A picture's bytes from ``GET {base}media/get`` (Official Account and WeCom alike), or the
+    reader's problem to tell: ``too_big`` past ``limit`` (the rest is not read), :data:`NOT_RECEIVED`
+    for an error answer, a network failure or a download slower than ``seconds``.
+
+    Blocking (run it in a thread). ``client`` is the channel's wechatpy client, for its access token
+    and API base; the body is streamed here because wechatpy would read any size into memory. Logs
+    carry only error codes and kinds, never the media id's owner or the bytes.
+    """
+    for attempt in (1, 2):
+        try:
+            params = {"access_token": client.access_token, "media_id": media_id}
+            with requests.get(f"{client.API_BASE_URL}media/get", params=params, stream=True,
+                              timeout=client.timeout or 10) as reply:
+                if reply.status_code != 200:
+                    logger.warning("picture download answered HTTP %d", reply.status_code)
+                    return NOT_RECEIVED
+                declared = reply.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    return "too_big"
+                data = bytearray()
+                deadline = time.monotonic() + seconds
+                for chunk in reply.iter_content(MEDIA_CHUNK):
+                    data += chunk
+                    if len(data) > limit:
+                        return "too_big"
+                    if time.monotonic() > deadline:
+                        logger.warning("picture download slower than %.0f s given up", seconds)
+                        return NOT_RECEIVED
+        except Exception as error:  # requests and the token fetch raise many kinds; they may quote the URL
+            logger.warning("picture download failed: %s", type(error).__name__)
+            return NOT_RECEIVED
+        code = _errcode(bytes(data))
+        if code is None:
+            return bytes(data)
+        if code in TOKEN_ERRCODES and attempt == 1:
+            try:
+                client.fetch_access_token()
+            except Exception as error:
+                logger.warning("access token refresh for a picture failed: %s", type(error).__name__)
+                return NOT_RECEIVED
+            continue
+        logger.warning("picture download refused: errcode %s", code)
+        return NOT_RECEIVED
+    return NOT_RECEIVED
+
+
+def _errcode(data: bytes) -> int | None:
+    """The errcode of a JSON error answer (an image never starts with ``{``); None for anything else."""
+    if data.lstrip()[:1] != b"{":
+        return None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    try:
+        return int(answer.get("errcode", -1))
+    except (TypeError, ValueError):
+        return -1
+
+
 Deliver = Callable[[str, list[str]], Awaitable[None]]
+Download = Callable[[], Awaitable[bytes | str]]
 
 
 class PassiveOrLater:
@@ -229,9 +304,36 @@ class PassiveOrLater:
             messages = [*messages, {"text": TRUNCATED_NOTICE}]
         return merge_replies(messages)
 
+    async def _read(self, sender: str, download: Download) -> list[str]:
+        """A picture's answer as WeChat texts: what was read and the consultation, or why it could not be."""
+        collector = CollectingOutputChannel()
+        try:
+            await answer_picture(await download(), self._consult, collector, sender, self._channel)
+        except Exception as error:  # the download and the reader return problems; this is the last net
+            logger.error("picture from %s failed: %s", sender, type(error).__name__)
+            if not collector.messages:
+                return merge_replies([{"text": Reading(problem=NOT_RECEIVED).answer}])
+        return merge_replies(collector.messages)
+
+    async def _consult(self, read: UserMessage) -> None:
+        """The text read from a picture, cleaned and cut like a typed one (the NLU's length cap holds)."""
+        cleaned = clean_text(read.text)
+        await self._on_new_message(UserMessage(cleaned.text, read.output_channel, read.sender_id,
+                                               input_channel=self._channel))
+        if cleaned.truncated:
+            await read.output_channel.send_text_message(read.sender_id, TRUNCATED_NOTICE)
+
     async def answer(self, sender: str, text: CleanText) -> list[str] | None:
         """The texts to reply passively, or None when the answer will come later."""
-        task = asyncio.create_task(self._ask(sender, text))
+        return await self._in_time(sender, self._ask(sender, text))
+
+    async def answer_image(self, sender: str, download: Download) -> list[str] | None:
+        """Like :meth:`answer` for a picture: the download and the reading count against the same
+        window, so a slow one says ``success`` and its answer comes later."""
+        return await self._in_time(sender, self._read(sender, download))
+
+    async def _in_time(self, sender: str, work: Coroutine[Any, Any, list[str]]) -> list[str] | None:
+        task = asyncio.create_task(work)
         done, _ = await asyncio.wait({task}, timeout=self._timeout)
         if done:
             return task.result()
@@ -256,12 +358,13 @@ def conversation_of(prefix: str, message: Any) -> str:
 
 
 async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLater, conversation: str,
-                         text: object, welcome_event: str) -> list[str] | None:
+                         text: object, welcome_event: str, picture: Download | None = None) -> list[str] | None:
     """Texts for a passive reply to a parsed WeChat/WeCom message, or None for ``success``.
 
     A retried message (same MsgId) and events other than ``welcome_event`` get ``success``;
-    anything without text gets the note of what the bot can read. ``text`` is whatever the
-    XML carried (wechatpy gives a dict for nested elements); it is cleaned here.
+    a picture (``picture`` fetches it) is read and answered as its text; anything else without
+    text gets the note of what the bot can read. ``text`` is whatever the XML carried (wechatpy
+    gives a dict for nested elements); it is cleaned here.
     """
     key = str(getattr(message, "id", None) or f"{message.source}:{message.time}:{message.type}")
     if not seen.first_time(key):
@@ -269,6 +372,8 @@ async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLa
         return None
     if message.type == "event":
         return [response_text("utter_wechat_welcome")] if getattr(message, "event", "") == welcome_event else None
+    if picture is not None:
+        return await answerer.answer_image(conversation, picture)
     cleaned = clean_text(text)
     if not cleaned.text:
         return [response_text("utter_wechat_unsupported")]

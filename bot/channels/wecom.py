@@ -3,13 +3,15 @@
 ``/webhooks/wecom/webhook`` is the app's callback URL: GET verifies it (the echostr is
 decrypted), POST carries encrypted messages (``wechatpy.enterprise``). Same timestamp window,
 body limit, replay guard, 5-second rule, deduplication and XML checks as the Official Account
-(:mod:`bot.channels.wechat_common`).
+(:mod:`bot.channels.wechat_common`); a picture is fetched with WeCom's media API and the app's
+token, and read as its text.
 Configuration: WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID, WECOM_SECRET, WECOM_AGENT_ID.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Callable
@@ -33,6 +35,7 @@ from bot.channels.wechat_common import (
     answer_message,
     checked_xml,
     conversation_of,
+    fetch_media,
 )
 from bot.config import setting
 from bot.fallback import OnNewMessage
@@ -77,6 +80,10 @@ class WeComInput(InputChannel):
                 await asyncio.to_thread(client.message.send_text, self.agent_id, user_id, text)
             except Exception as error:  # the client's errors may quote the request; keep only the kind
                 logger.error("WeCom app message to a user failed: %s", type(error).__name__)
+
+    async def _fetch_picture(self, media_id: str) -> bytes | str:
+        """A user's picture through WeCom's media API, with the app messages' client and token."""
+        return await asyncio.to_thread(fetch_media, wecom_client(self.corp_id, self.secret), media_id)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = Blueprint("wecom_webhook", __name__)
@@ -129,5 +136,6 @@ class WeComInput(InputChannel):
 
     async def _answer(self, message: Any, answerer: PassiveOrLater) -> list[str] | None:
         text = message.content if message.type == "text" else None
+        picture = functools.partial(self._fetch_picture, str(message.media_id)) if message.type == "image" else None
         return await answer_message(message, self.seen, answerer, conversation_of("wecom", message), text,
-                                    "enter_agent")
+                                    "enter_agent", picture)

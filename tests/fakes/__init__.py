@@ -11,11 +11,12 @@ from urllib.parse import urlparse
 
 
 class LoopbackJsonServer:
-    """A threaded HTTP server on 127.0.0.1 whose subclasses answer JSON in :meth:`respond`."""
+    """A threaded HTTP server on 127.0.0.1 whose subclasses answer JSON in :meth:`respond`
+    (or raw bytes, served as ``application/octet-stream``: a file or media download)."""
 
     server: ThreadingHTTPServer | None = None
 
-    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
+    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any] | bytes]:
         raise NotImplementedError
 
     @property
@@ -39,12 +40,19 @@ class LoopbackJsonServer:
                     return
                 body = raw.decode("utf-8")
                 status, payload = fake.respond(url.path, url.query, self.headers.get("Content-Type", ""), body)
-                data = json.dumps(payload, ensure_ascii=False).encode() if status != 204 else b""
+                if isinstance(payload, bytes):  # a file or media download
+                    data, kind = payload, "application/octet-stream"
+                else:
+                    data = json.dumps(payload, ensure_ascii=False).encode() if status != 204 else b""
+                    kind = "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client hung up (a download it refused)
+                    self.close_connection = True
 
             do_GET = _handle  # noqa: N815
             do_POST = _handle  # noqa: N815

@@ -1,7 +1,9 @@
 """A local fake of the Telegram Bot API on loopback, for tests that use python-telegram-bot for real.
 
 It answers the methods the bot uses, records every call, and can be told to fail the next
-calls of a method with 429 (``retry_after``) or a 5xx, like Telegram under load.
+calls of a method with 429 (``retry_after``) or a 5xx, like Telegram under load. Files registered
+with :meth:`FakeTelegram.add_file` are described by ``getFile`` and served under ``/file/bot<token>/``
+(recorded as the method ``file``); an unknown file id gets Telegram's 400.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from tests.fakes import LoopbackJsonServer
 
@@ -42,10 +44,18 @@ class FakeTelegram(LoopbackJsonServer):
     _failures: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 5000
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
 
     @property
     def base_url(self) -> str:
         return f"{self.address}/bot"
+
+    def add_file(self, file_id: str, data: bytes) -> str:
+        """Serve ``data`` as the file ``file_id`` (getFile, then the download); returns its file_path."""
+        path = f"photos/{file_id}.png"
+        with self._lock:
+            self.files[file_id] = (path, data)
+        return path
 
     def fail_next(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
         with self._lock:
@@ -60,8 +70,17 @@ class FakeTelegram(LoopbackJsonServer):
         with self._lock:
             return sum(1 for c in self.calls if c.method == method)
 
-    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any]]:
+    def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any] | bytes]:
+        if path.startswith("/file/"):
+            return self._download(unquote(path).split("/", 3)[-1])
         return self._answer(path.rsplit("/", 1)[-1], _params(content_type, body))
+
+    def _download(self, file_path: str) -> tuple[int, dict[str, Any] | bytes]:
+        with self._lock:
+            data = next((d for p, d in self.files.values() if p == file_path), None)
+            status = 200 if data is not None else 404
+            self.calls.append(Call("file", {"file_path": file_path}, time.monotonic(), status))
+        return (200, data) if data is not None else (404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
     def _answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -69,6 +88,8 @@ class FakeTelegram(LoopbackJsonServer):
             failure = queue.pop(0) if queue else None
             if failure is None and method == "sendMessage" and self._random.random() < self.flaky_rate:
                 failure = (502, None)
+            if failure is None and method == "getFile" and params.get("file_id") not in self.files:
+                failure = (400, None)
             status = failure[0] if failure else 200
             self.calls.append(Call(method, params, time.monotonic(), status))
             if failure:
@@ -92,6 +113,10 @@ class FakeTelegram(LoopbackJsonServer):
                 chat["title"] = "测试群"
             return {"message_id": self._next_message_id, "date": int(time.time()), "chat": chat,
                     "from": bot_user, "text": params.get("text", "")}
+        if method == "getFile":
+            path, data = self.files[params["file_id"]]
+            return {"file_id": params["file_id"], "file_unique_id": f"u-{params['file_id']}",
+                    "file_size": len(data), "file_path": path}
         if method == "getChatMember":
             user_id = int(params.get("user_id", 0))
             status = "administrator" if user_id in self.admins else "member"
