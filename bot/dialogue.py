@@ -41,6 +41,9 @@ class Dialogue:
         from rasa.utils.endpoints import EndpointConfig
 
         from actions.server import create_app
+        from bot import rasa_fixes
+
+        rasa_fixes.install()
 
         model = Path(model).resolve()
         if not model.exists():

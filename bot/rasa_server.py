@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bot import privacy
+from bot import privacy, rasa_fixes
 from bot.config import TOKEN_ENV, TOKEN_FILE_ENV, rasa_token
 
 HOST_ENV = "FRAUDBOT_RASA_HOST"
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     # kernel reports as the command line, which stays ``python -m bot.rasa_server run …``.
     sys.argv = rasa_argv(args, token, os.environ.get(HOST_ENV) or DEFAULT_HOST)
     privacy.install()  # Rasa logs texts at DEBUG and on some errors: redacted from the first record
+    rasa_fixes.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -49,11 +49,12 @@ def action_server() -> Iterator[str]:
 
 
 def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentials: Path | None = None,
-               env: dict[str, str] | None = None, args: tuple[str, ...] = (), module: str = "rasa",
+               env: dict[str, str] | None = None, args: tuple[str, ...] = (), module: str = "bot.rasa_server",
                interface: str | None = "127.0.0.1") -> tuple[subprocess.Popen, str]:
     """Start the real Rasa server with our channels, talking to ``action_url``.
 
-    ``module="bot.rasa_server"`` starts it as ``fraudbot serve`` does (token from the environment);
+    By default as ``fraudbot serve`` does (``bot.rasa_server``: the token from the environment,
+    the fixes of :mod:`bot.rasa_fixes`); ``module="rasa"`` starts Rasa's own command line;
     ``interface=None`` passes no ``-i``, so the listening address is the project's default. The
     SQLite tracker store is ``tmp/rasa-<port>.db`` (:func:`tracker_db`).
     """

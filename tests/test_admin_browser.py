@@ -71,7 +71,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         wait_http(f"http://127.0.0.1:{action_port}/health", 90, actions)
         rasa_process, rasa = start_rasa(model, f"http://127.0.0.1:{action_port}/webhook", tmp, "rasa.log",
-                                        env=env, args=("--enable-api", "--auth-token", TOKEN))
+                                        env={**env, "FRAUDBOT_RASA_TOKEN": TOKEN}, args=("--enable-api",))
         processes.append(rasa_process)
         env["FRAUDBOT_RASA_URLS"] = rasa
         env["FRAUDBOT_ENDPOINTS"] = str(tmp / f"endpoints-{rasa.rsplit(':', 1)[1]}.yml")
