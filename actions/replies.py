@@ -238,6 +238,14 @@ def clicked_or_installed(case: Case) -> Reply:
     return Reply("high", [first, "接着" + steps[-1] + "。" + second, tail], lines_shown=shown)
 
 
+def next_steps(case: Case) -> Reply:
+    """"那我该怎么办" after a verdict: the scenario's steps, in order, and whom to call."""
+    info = case.named_scenario
+    steps = _advice(case, info.id)
+    tail, shown = _tail(case, situation(case), case.bank)
+    return Reply("medium", ["您可以这样做：\n" + _numbered(steps[:3]), tail], lines_shown=shown)
+
+
 def after_report(case: Case) -> Reply:
     """Already reported to the police, no word yet of the money: what comes next, never "call 110"."""
     step, _number = _stop_payment(case)
@@ -383,6 +391,8 @@ def compose(case: Case) -> Reply:
         return _finish(case, how_to_report())
     if case.request == "number_lookup" and not found.decisive:
         return _finish(case, number_lookup(case))
+    if case.request == "what_to_do" and case.follow_up and case.named_scenario:
+        return _finish(case, next_steps(case))
     if case.from_call_check:
         return _finish(case, call_check_verdict(case))
     return _finish(case, verdict(case))

@@ -164,3 +164,11 @@ def test_english_is_answered_in_english_with_the_numbers() -> None:
                          language=ENGLISH))
     assert reply.risk == "high" and "scam" in reply.messages[0]
     assert "96110" in "\n".join(reply.messages) and "110" in "\n".join(reply.messages)
+
+
+def test_what_to_do_after_a_verdict_gets_the_steps_not_the_verdict_again() -> None:
+    reply = compose(Case(text="那我该怎么办", scenario="impersonate_acquaintance", confidence=1.0, follow_up=True,
+                         lines_shown=True))
+    text = "\n".join(reply.messages)
+    assert reply.messages[0].startswith("您可以这样做") and "1. " in text and "96110" in text
+    assert not any(label in text for label in ("高风险", "需警惕", "未发现明显诈骗特征"))
