@@ -109,6 +109,8 @@ def test_the_repository_content_is_valid(files: content.Files) -> None:
     ("nlu/data/scenarios/romance.yml", lambda t: t.replace("scenario: romance", "scenario: love_scam", 1),
      "block_0", "没有「love_scam」这个场景编号"),
     (MONEY_SENT, lambda t: t.replace("patterns:\n", "patterns:\n  - 转了(\n", 1), "pattern_0", "不是正确的正则表达式"),
+    (MONEY_SENT, lambda t: t.replace("confirmations:\n", "confirmations:\n  - 拉黑(\n", 1), "confirmation_0",
+     "确认被骗的说法"),
     (MOMENTS, lambda t: t.replace("  afraid:\n    - ", "  afraid:\n    - (", 1), "facts.afraid_0",
      "不是正确的正则表达式"),
     (SAFEGUARDS, lambda t: t + "\nfake_guard:\n  name: 假的\n  patterns: [某某]\n", "say", "要写上回复居民的话"),

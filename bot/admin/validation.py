@@ -263,13 +263,21 @@ def _money_sent_problems(data: dict[str, Any]) -> list[Problem]:
     patterns = data.get("patterns") or []
     if not patterns:
         return [Problem(MONEY_SENT, "至少要有一条说明“钱已经转出去了”的说法。", "patterns")]
+    return (_regex_problems(MONEY_SENT, patterns, "pattern")
+            + _regex_problems(MONEY_SENT, data.get("confirmations") or [], "confirmation", "「确认被骗的说法」"))
+
+
+def _regex_problems(path: str, patterns: list[Any], field: str, shown: str = "") -> list[Problem]:
+    """A problem for each entry of ``patterns`` that is not a regular expression, next to ``field_<i>``."""
     problems = []
     for index, pattern in enumerate(patterns):
+        if isinstance(pattern, (dict, list)):
+            continue  # a nested block, checked on its own
         try:
             re.compile(str(pattern))
         except re.error as error:
-            problems.append(Problem(MONEY_SENT, f"第 {index + 1} 条不是正确的正则表达式：{error}",
-                                    f"pattern_{index}", str(pattern)))
+            problems.append(Problem(path, f"{shown}第 {index + 1} 条不是正确的正则表达式：{error}",
+                                    f"{field}_{index}", str(pattern)))
     return problems
 
 
@@ -283,15 +291,10 @@ def _pattern_problems(path: str, data: Any, where: str = "") -> list[Problem]:
                 continue
             problems += _pattern_problems(path, value, f"{where}.{key}" if where else str(key))
     elif isinstance(data, list):
-        for index, pattern in enumerate(data):
-            if isinstance(pattern, (dict, list)):
-                problems += _pattern_problems(path, pattern, f"{where}[{index}]")
-                continue
-            try:
-                re.compile(str(pattern))
-            except re.error as error:
-                problems.append(Problem(path, f"「{where}」第 {index + 1} 条不是正确的正则表达式：{error}",
-                                        f"{where}_{index}", str(pattern)))
+        for index, item in enumerate(data):
+            if isinstance(item, (dict, list)):
+                problems += _pattern_problems(path, item, f"{where}[{index}]")
+        problems += _regex_problems(path, data, where, f"「{where}」")
     return problems
 
 
