@@ -7,6 +7,13 @@ metaschema on every call: about 30 ms of pure Python per action call, most of a 
 time (a cProfile of ``fraudbot check``: 1.19 s of 1.7 s over 40 messages). The schema is a
 constant, so it is checked once and one compiled validator is reused: the same responses are
 accepted, the same ``ValidationError`` with the same hint is raised for the others.
+
+``EndpointConfig.request`` opens a new aiohttp ``ClientSession`` (and connection) for every call
+to the action server and for every response rendered by the NLG endpoint. One session per event
+loop (and per set of headers and credentials) is kept open and reused instead; each request still
+carries its own URL, parameters and timeout. Measured with ``bench/vs_stock.py`` (two runs, a
+busier machine): sequential p99 1.23 and 1.15 × the stock bot's, 16-sender throughput 0.98 and 1.01 ×,
+against 1.56 and 0.86 with the validation fix alone.
 """
 
 from __future__ import annotations
@@ -45,12 +52,46 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         raise error
 
 
+class _KeptSession:
+    """``async with endpoint.session()`` that hands out the endpoint's one open session and keeps it open."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+_sessions: dict[tuple[Any, ...], Any] = {}
+
+
+def _kept_session(self: Any) -> _KeptSession:
+    """The open session for this event loop and this endpoint's headers and credentials (what a
+    session carries; the URL goes with each request)."""
+    import asyncio
+
+    key = (id(asyncio.get_running_loop()), tuple(sorted((self.headers or {}).items())), repr(self.basic_auth))
+    session = _sessions.get(key)
+    if session is None or session.closed:
+        session = _sessions[key] = _new_session(self)
+    return _KeptSession(session)
+
+
+_new_session: Any = None
+
+
 def install() -> None:
     """Put the fixes in place (idempotent)."""
-    global _installed
+    global _installed, _new_session
     if _installed:
         return
     from rasa.core.actions.action import RemoteAction
+    from rasa.utils.endpoints import EndpointConfig
 
     RemoteAction._validate_action_result = _validate_action_result
+    _new_session = EndpointConfig.session
+    EndpointConfig.session = _kept_session
     _installed = True

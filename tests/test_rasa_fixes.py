@@ -39,3 +39,37 @@ def test_the_check_agrees_with_jsonschema_validate(result: dict) -> None:
             action._validate_action_result(result)
         assert "Failed to validate Action server response" in refused.value.message
     assert (result in GOOD) == expected  # the cases mean what they say
+
+
+def test_endpoint_calls_share_one_open_session_per_event_loop() -> None:
+    """Rasa's action and NLG calls still reach the server and get its answers, through one kept session."""
+    import asyncio
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    from tests.fakes import LoopbackJsonServer
+
+    class Echo(LoopbackJsonServer):
+        calls: list[str] = []
+
+        def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict]:
+            self.calls.append(path)
+            return 200, {"path": path, "body": body}
+
+    server = Echo().start()
+    rasa_fixes.install()
+    endpoint = EndpointConfig(f"{server.address}/webhook")
+
+    async def twice() -> tuple[list, list]:
+        answers = [await endpoint.request(json={"n": n}, method="post", timeout=5) for n in (1, 2)]
+        async with endpoint.session() as first, EndpointConfig(f"{server.address}/nlg").session() as second:
+            return answers, [first, second]
+
+    try:
+        answers, sessions = asyncio.run(twice())
+        again, later = asyncio.run(twice())  # a new event loop gets a session of its own
+    finally:
+        server.stop()
+    assert [a["path"] for a in answers + again] == ["/webhook"] * 4 and answers[1]["body"] == '{"n": 2}'
+    assert sessions[0] is sessions[1] and not sessions[0].closed  # one kept session for the loop
+    assert later[0] is not sessions[0]
