@@ -40,6 +40,9 @@ URGENT_FIRST = 80
 BANK_BUTTONS = ("工商银行", "建设银行", "农业银行", "中国银行", "邮储银行", "支付宝", "微信支付")
 SHORT_LINES = "拿不准就打96110问问；钱被转走了马上打110。"
 CALM = "先别慌，您来问就对了。"
+# The golden hour names the scam it resembles only when the classifier is this sure: "转了5000" alone
+# says nothing of which scam it was.
+TRUTH_CONFIDENCE = 0.6
 _CALLBACK = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|400-?\d{3}-?\d{4}")  # a number a notice could ask you to call
 
 _WOULD_BE_SCAM = "如果对方让您转账、交钱、要验证码或密码，或让您下载APP、开屏幕共享，那就是诈骗。"
@@ -200,7 +203,7 @@ def golden_hour(case: Case) -> Reply:
     else:
         first = f"🚨 请马上打110报警，再{step}。越快越有希望追回。"
         second = "保存好证据：聊天记录、转账凭证、对方账号，都别删。别再转一分钱；说能“帮您追回钱”的，也是骗子。"
-    info = case.named_scenario
+    info = case.named_scenario if case.confidence >= TRUTH_CONFIDENCE else None
     if info and info.truth and len(second) + len(info.name) + len(info.truth) + 8 <= MAX_CHARS:
         second += f"\n这很像「{info.name}」：{info.truth}"
     messages = [_calm(case, first) if len(first) <= URGENT_FIRST - 4 else first, second]
@@ -236,6 +239,14 @@ def clicked_or_installed(case: Case) -> Reply:
               "发现扣款，立刻打110。")
     tail, shown = _tail(case, "sms")
     return Reply("high", [first, "接着" + steps[-1] + "。" + second, tail], lines_shown=shown)
+
+
+def first_aid(case: Case) -> Reply:
+    """"我被骗了怎么办" with nothing else yet: the step that cannot wait, and the one question that decides."""
+    return Reply("high", [
+        _calm(case, "先别慌，我来帮您。钱已经转出去了吗？"),
+        "如果已经转了：马上打110报警，再打转账用的银行或支付平台官方客服，申请紧急止付，越快越好。\n"
+        "如果还没转：别再转，也别给验证码。跟我说说对方是谁、让您做了什么。"])
 
 
 def next_steps(case: Case) -> Reply:
@@ -391,6 +402,8 @@ def compose(case: Case) -> Reply:
         return _finish(case, how_to_report())
     if case.request == "number_lookup" and not found.decisive:
         return _finish(case, number_lookup(case))
+    if case.request == "scammed" and not found.decisive:
+        return _finish(case, first_aid(case))
     if case.request == "what_to_do" and case.follow_up and case.named_scenario:
         return _finish(case, next_steps(case))
     if case.from_call_check:

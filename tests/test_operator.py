@@ -172,3 +172,17 @@ def test_what_to_do_after_a_verdict_gets_the_steps_not_the_verdict_again() -> No
     text = "\n".join(reply.messages)
     assert reply.messages[0].startswith("您可以这样做") and "1. " in text and "96110" in text
     assert not any(label in text for label in ("高风险", "需警惕", "未发现明显诈骗特征"))
+
+
+def test_scammed_with_nothing_else_gets_first_aid_and_the_one_question() -> None:
+    for text in ("我被骗了怎么办", "我妈好像被骗了", "上当了，咋办啊"):
+        reply = compose(Case(text=text))
+        assert "钱已经转出去了吗" in reply.messages[0] and "110" in reply.messages[1], text
+    gone = compose(Case(text="我被骗了三万，转到对方卡上了", money_sent=True))
+    assert "钱已经转出去了吗" not in "\n".join(gone.messages)
+
+
+def test_the_golden_hour_names_a_scam_only_when_the_classifier_is_sure() -> None:
+    unsure = compose(Case(text="转了5000", money_sent=True, scenario="fake_shopping", confidence=0.4))
+    sure = compose(Case(text="刷单被骗转了5000", money_sent=True, scenario="task_rebate", confidence=0.9))
+    assert "这很像" not in "\n".join(unsure.messages) and "这很像「刷单返利」" in "\n".join(sure.messages)
