@@ -245,15 +245,14 @@ def answer(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def tells_more(tracker: Tracker, answered: bool | None) -> bool:
-    """Whether an answer to the call check tells more than yes or no: money gone, something done
-    (reported, a code given, a link clicked), a request, or, when it is no plain yes or no, a
-    demand the evidence finds ("他让我把钱转到安全账户")."""
-    case = case_from_tracker(tracker)
+def tells_more(case: Case, answered: bool | None, money_known: bool) -> bool:
+    """Whether an answer to the call check tells more than yes or no: money gone (``money_known``:
+    already said before), something done (reported, a code given, a link clicked), a request, or,
+    when it is no plain yes or no, a demand the evidence finds ("他让我把钱转到安全账户")."""
     if case.unreadable:
         return False
     said = facts_in(case.text) - {"afraid", "money_not_gone"}
-    if said or case.request or (case.money_sent and not tracker.get_slot("money_sent")):
+    if said or case.request or (case.money_sent and not money_known):
         return True
     # "对对对，她让我把钱都提出来放到一张卡上": a demand described, whatever was asked; a "no" that
     # names what was not asked ("没给，也没收到啥验证码") stays a no unless a "but" follows
@@ -288,9 +287,10 @@ class ValidateCallCheckForm(FormValidationAction):
 
     def _answer(self, slot: str, dispatcher: CollectingDispatcher,
                 tracker: Tracker) -> dict[str, Any]:
-        message = tracker.latest_message or {}
-        answer = yes_no(message.get("text") or "", (message.get("intent") or {}).get("name"))
-        if tells_more(tracker, answered=answer):
+        case = case_from_tracker(tracker)  # once: the answer is read, checked and its money taken from it
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        answer = yes_no(case.text, intent)
+        if tells_more(case, answered=answer, money_known=bool(tracker.get_slot("money_sent"))):
             # "我已经转给他了，从农业银行转的" is more than a yes or no: end the questions, and
             # action_call_verdict answers what was told
             return {name: TOLD for name in FORM_SLOTS if tracker.get_slot(name) is None or name == slot}
@@ -299,17 +299,10 @@ class ValidateCallCheckForm(FormValidationAction):
         if answer is True and slot in ("asked_money", "asked_code"):
             # a demand confirmed settles it: no more questions, the verdict now (and whether the
             # money moved is read from this answer, else the verdict says what to do if it did)
-            moved = self._moved(tracker)
+            moved = True if case.money_sent else False if "money_not_gone" in case.facts else None
             rest = {name: UNASKED for name in FORM_SLOTS if tracker.get_slot(name) is None and name != slot}
             return {**rest, slot: True, **({"money_moved": moved} if moved is not None else {})}
         return {slot: answer}
-
-    @staticmethod
-    def _moved(tracker: Tracker) -> bool | None:
-        case = case_from_tracker(tracker)
-        if case.money_sent:
-            return True
-        return False if "money_not_gone" in case.facts else None
 
     def validate_asked_money(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
