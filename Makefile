@@ -72,7 +72,7 @@ ocr-system:
 		|| echo "Reading screenshots needs: sudo apt-get install $(OCR_PACKAGES)"
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check bot nlu actions tests bench
+	$(BIN)/ruff check bot nlu core actions tests bench
 
 test: $(MODEL) validate lint browser ocr-system
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,6 @@
-"""Rasa SDK actions: thin wrappers that turn the tracker into a :class:`~actions.verdict.Case`.
+"""Rasa SDK actions: thin wrappers that turn the tracker into a :class:`~core.verdict.Case`.
 
-The decisions live in :mod:`actions.verdict` and :mod:`actions.report_lines`; these classes
+The decisions live in :mod:`core.verdict` and :mod:`core.report_lines`; these classes
 only read slots and the latest message, send the reply, and set slots.
 """
 
@@ -14,11 +14,11 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.languages import ENGLISH, language_of
-from actions.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
-from actions.replies import Reply, calm_and_ask, compose, how_to_report
-from actions.report_lines import line, regional_lines
-from actions.verdict import (
+from core.languages import ENGLISH, language_of
+from core.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
+from core.replies import Reply, calm_and_ask, compose, how_to_report
+from core.report_lines import line, regional_lines
+from core.verdict import (
     COULD_NOT_READ,
     MIN_SCENARIO_CONFIDENCE,
     NONE,

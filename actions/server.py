@@ -22,8 +22,8 @@ from rasa_sdk import endpoint
 from sanic import Sanic, response
 from sanic.request import Request
 
-from actions.knowledge import domain_responses
 from bot import privacy
+from core.knowledge import domain_responses
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 from bench.results_file import write  # noqa: E402
-from bot.cli import free_port, wait_http  # noqa: E402
+from bot.processes import free_port, wait_http  # noqa: E402
 
 STORY = "有人打电话自称公安局的，说我涉嫌洗钱，让我把钱转到安全账户配合调查"
 NEW_TRUTH = "【基准测试】真警察不会在电话里让你转账。"

@@ -1,4 +1,4 @@
-"""Choose the risk thresholds (``actions/data/risk.yml``) on the validation split only.
+"""Choose the risk thresholds (``core/data/risk.yml``) on the validation split only.
 
     .venv/bin/python -m bench.choose_thresholds [--model models/fraudbot.tar.gz] [--write]
 
@@ -8,7 +8,7 @@ result afterwards (``fraudbot eval``).
 
 Every message of the split is parsed once by the trained model and turned into a case exactly
 as the bot does (``bot.nlu_client.case_from_parse``); then each combination of thresholds on a
-grid is scored with :func:`actions.verdict.assessment`:
+grid is scored with :func:`core.verdict.assessment`:
 
 - the share of genuine (``none``) messages given ``high`` must stay at or below
   ``MAX_GENUINE_HIGH``;
@@ -33,13 +33,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from actions.verdict import Case, assessment
 from bot.evaluation import NONE, calibration_error, read_labelled
 from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, Classifier, case_from_parse, quiet_logs
+from core.verdict import Case, assessment
 from nlu.evidence import Thresholds
 
 VALIDATION = PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml"
-RISK_FILE = PROJECT_ROOT / "actions" / "data" / "risk.yml"
+RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 GRID_HIGH = np.arange(0.0, 8.01, 0.5)
 GRID_LOW = np.arange(-3.0, 4.01, 0.5)

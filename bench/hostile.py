@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 from bench.results_file import write  # noqa: E402
-from bot.cli import free_port, start_action_server  # noqa: E402
+from bot.processes import free_port, start_action_server  # noqa: E402
 from tests.conftest import MODEL, start_rasa, stop  # noqa: E402
 from tests.hostile_inputs import SMS_SHAPES, digits, lone_surrogates, random_paste  # noqa: E402
 

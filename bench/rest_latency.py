@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.results_file import write  # noqa: E402
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-from bot.cli import start_action_server, wait_http  # noqa: E402
+from bot.processes import start_action_server, wait_http  # noqa: E402
 
 ACTION_PORT, RASA_PORT = 5155, 5105
 

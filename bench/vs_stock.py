@@ -55,7 +55,7 @@ for _name, _value in (("RASA_TELEMETRY_ENABLED", "false"), ("TF_CPP_MIN_LOG_LEVE
     os.environ.setdefault(_name, _value)
 from bench.hostile import RssSampler, post  # noqa: E402
 from bench.results_file import write  # noqa: E402
-from bot.cli import free_port, start_action_server, wait_http  # noqa: E402
+from bot.processes import free_port, start_action_server, wait_http  # noqa: E402
 from tests.conftest import MODEL, start_rasa, stop, tracker_db  # noqa: E402
 
 MESSAGES: dict[str, str] = {

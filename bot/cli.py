@@ -20,16 +20,14 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot import privacy
 from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, quiet_logs
+from bot.processes import spawn, start_action_server
 from bot.supervisor import Child, Supervisor
 
 if TYPE_CHECKING:
@@ -114,36 +112,6 @@ async def _eval(model: Path, path: Path, as_json: bool) -> int:
     return 0
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, seconds: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds:.0f} s")
-
-
-def start_action_server(port: int = ACTION_PORT, log: Path | None = None) -> subprocess.Popen:
-    """Start the action server (with the NLG endpoint) and wait until it answers /health."""
-    output = open(log, "ab") if log else None
-    process = subprocess.Popen(
-        [sys.executable, "-m", "actions.server", "--port", str(port)],
-        cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT if output else None)
-    wait_http(f"http://127.0.0.1:{port}/health", 60, process)
-    return process
-
-
 def _rasa(*args: str) -> list[str]:
     return [sys.executable, "-m", "rasa", *args]
 
@@ -160,13 +128,7 @@ def _serve_children(model: Path, chat: bool, env: dict[str, str]) -> list[Child]
         rasa = ["run", "-m", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", *api]
 
     def start(args: list[str], log: Path | None = None) -> Callable[[], subprocess.Popen]:
-        def launch() -> subprocess.Popen:
-            command = [sys.executable, "-m", *args]
-            if log is None:
-                return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-            with open(log, "ab") as output:  # the child has its own copy; ours is closed at once
-                return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-        return launch
+        return lambda: spawn(*args, log=log, env=env)
 
     # in the terminal chat, everything but Rasa's shell writes to logs/ to keep the screen clean
     helpers_log = logs / "helpers.log" if chat else None
@@ -206,7 +168,7 @@ def _serve(model: Path, chat: bool) -> int:
 
 def _test_stories(model: Path) -> int:
     """Rasa's test stories (tests/stories) against the real action server."""
-    actions = start_action_server(port=ACTION_PORT)
+    actions = start_action_server(ACTION_PORT)
     try:
         return subprocess.call(
             _rasa("test", "core", "--model", str(model), "--stories", "tests/stories",

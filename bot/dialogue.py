@@ -9,19 +9,13 @@ as the deployed bot does; conversations are kept in memory only.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 from bot.fallback import with_safety_net
 from bot.inbound import clean_text
 from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bot.processes import free_port
 
 
 class Dialogue:
@@ -49,7 +43,7 @@ class Dialogue:
         if not model.exists():
             raise FileNotFoundError(f"no trained model at {model}: run `make train` first")
         os.chdir(PROJECT_ROOT)  # config.yml names the spaCy pipeline relative to the project root
-        port = _free_port()
+        port = free_port()
         app = create_app()
         server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
                                          access_log=False)

@@ -17,10 +17,10 @@ from typing import Any, Awaitable, Callable
 import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from actions.knowledge import domain_responses
-from actions.verdict import readable
 from bot.config import reply_timeout
 from bot.inbound import MAX_TEXT_CHARS
+from core.knowledge import domain_responses
+from core.verdict import readable
 from nlu.entities import find_entities
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actions.verdict import Case, assessment, readable, reported_scenario, says_money_sent
 from bot.inbound import clean_text
+from core.verdict import Case, assessment, readable, reported_scenario, says_money_sent
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "fraudbot.tar.gz"
@@ -62,7 +62,7 @@ class Classifier:
         """The stable classification contract: scenario, confidence, risk, signals, entities,
         plus the evidence ids that decided the risk, the calibrated scam probability, and the
         scenario the message resembles (``scenario`` is ``none`` when the evidence shows a genuine
-        situation, see :func:`actions.verdict.reported_scenario`; ``confidence`` is the resemblance's)."""
+        situation, see :func:`core.verdict.reported_scenario`; ``confidence`` is the resemblance's)."""
         parse = await self.parse(text)
         case = case_from_parse(parse)
         found = assessment(case)

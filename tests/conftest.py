@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from bot.cli import free_port, wait_http
 from bot.nlu_client import quiet_logs
+from bot.processes import free_port, start_action_server, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "fraudbot.tar.gz"
@@ -19,15 +19,6 @@ quiet_logs()
 # Every server a test starts hashes sender ids with this salt (bot/privacy.py), instead of
 # creating the deployment's salt file under var/.
 os.environ.setdefault("FRAUDBOT_ID_SALT", "fraudbot-test-salt")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +32,7 @@ def trained_model() -> Path:
 def action_server() -> Iterator[str]:
     """The real action server with this project's actions and NLG endpoint."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/health", 90, process)
+    process = start_action_server(port, quiet=True)
     yield f"http://127.0.0.1:{port}/webhook"
     stop(process)
 

@@ -23,7 +23,8 @@ from typing import Iterator
 import pytest
 
 from bot.admin.content import read_files, write_files
-from tests.conftest import ROOT, free_port, start_rasa, stop, wait_http
+from bot.processes import free_port, spawn, start_action_server, stop, wait_http
+from tests.conftest import ROOT, start_rasa
 from tests.test_rest_e2e import joined
 from tests.test_rest_e2e import say as rest_say
 
@@ -65,11 +66,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env = {**os.environ, "FRAUDBOT_CONTENT_DIR": str(live), "FRAUDBOT_DB_URL": f"sqlite:///{tmp / 'store.db'}",
            "FRAUDBOT_ADMIN_DIR": str(tmp / "admin"), "FRAUDBOT_RASA_TOKEN": TOKEN, "FRAUDBOT_MODEL": str(model)}
     action_port = free_port()
-    actions = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(action_port)], cwd=ROOT,
-                               env=env, stdout=open(tmp / "actions.log", "wb"), stderr=subprocess.STDOUT)
-    processes = [actions]
+    processes = [start_action_server(action_port, log=tmp / "actions.log", env=env)]
     try:
-        wait_http(f"http://127.0.0.1:{action_port}/health", 90, actions)
         rasa_process, rasa = start_rasa(model, f"http://127.0.0.1:{action_port}/webhook", tmp, "rasa.log",
                                         env={**env, "FRAUDBOT_RASA_TOKEN": TOKEN}, args=("--enable-api",))
         processes.append(rasa_process)
@@ -80,8 +78,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                             "--name", f"{login}警官", "--password-stdin"], input=PASSWORD + "\n", text=True,
                            env=env, cwd=ROOT, check=True, capture_output=True)
         admin_port = free_port()
-        admin = subprocess.Popen([sys.executable, "-m", "bot.cli", "admin", "serve", "--port", str(admin_port)],
-                                 cwd=ROOT, env=env, stdout=open(tmp / "admin.log", "wb"), stderr=subprocess.STDOUT)
+        admin = spawn("bot.cli", "admin", "serve", "--port", str(admin_port), log=tmp / "admin.log", env=env)
         processes.append(admin)
         wait_http(f"http://127.0.0.1:{admin_port}/admin/login", 90, admin)
         yield Stack(tmp, rasa, f"http://127.0.0.1:{admin_port}", live, env)
@@ -147,8 +144,8 @@ def test_admin_edits_tries_puts_live_and_restores(stack: Stack, browser: object)
     page.click("#save")
     page.wait_for_selector("#saved")
     shot(page, "04-scenario-edit")
-    assert NEW_TRUTH in (stack.tmp / "admin" / "draft" / "actions" / "data" / "scenarios.yml").read_text("utf-8")
-    assert NEW_TRUTH not in (stack.live / "actions" / "data" / "scenarios.yml").read_text("utf-8")
+    assert NEW_TRUTH in (stack.tmp / "admin" / "draft" / "core" / "data" / "scenarios.yml").read_text("utf-8")
+    assert NEW_TRUTH not in (stack.live / "core" / "data" / "scenarios.yml").read_text("utf-8")
 
     # try it: the candidate answers with the draft, the live bot still with the old text
     page.goto(f"{stack.admin}/admin/try")
@@ -284,7 +281,7 @@ def test_invalid_number_is_shown_next_to_its_field(stack: Stack, browser: object
     page.click("#save")
     error = page.locator("#region_1 ~ p.error").first.inner_text()
     assert "不是一个电话号码" in error
-    assert "test_county" not in (stack.tmp / "admin" / "draft" / "actions" / "data" / "regions.yml").read_text("utf-8")
+    assert "test_county" not in (stack.tmp / "admin" / "draft" / "core" / "data" / "regions.yml").read_text("utf-8")
     page.goto(f"{stack.admin}/admin/responses/utter_hotline_fallback")
     page.fill("#text_0", "抱歉，我没看明白。")
     page.click("#save")

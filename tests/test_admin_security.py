@@ -283,13 +283,13 @@ def test_recognition_rules_are_edited_in_the_draft(admin_app: Sanic) -> None:
             async with http.get(f"{url}/admin/rules/safeguards.yml") as page:
                 shown = await page.text()
             csrf = re.search(r'name="csrf" value="([^"]+)"', shown).group(1)
-            text = admin_app.ctx.admin.draft.read("actions/data/safeguards.yml")
+            text = admin_app.ctx.admin.draft.read("core/data/safeguards.yml")
             edited = text.replace("    - 12381\n", "    - 12381|一二三八一\n", 1)
             async with http.post(f"{url}/admin/rules/safeguards.yml", data={"csrf": csrf, "yaml": edited},
                                  allow_redirects=False) as saved:
                 status = saved.status
             async with http.get(f"{url}/admin/rules/nothing.yml") as missing:
-                return shown, status, admin_app.ctx.admin.draft.read("actions/data/safeguards.yml"), missing.status
+                return shown, status, admin_app.ctx.admin.draft.read("core/data/safeguards.yml"), missing.status
 
     shown, status, draft, missing = asyncio.run(scenario())
     assert "识别规则" in shown and "real_96110" in shown

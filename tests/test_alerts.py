@@ -19,6 +19,7 @@ from telegram import Bot
 from bot.alerts.model import outbox
 from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.alerts.worker import OutboxWorker
+from bot.processes import free_port, spawn, stop, wait_http
 from bot.senders.telegram import TelegramGroupSender, alerts_bot
 from bot.senders.wechat import WeComRobotSender
 from bot.store import now
@@ -236,33 +237,18 @@ def test_killed_mid_send_and_restarted_never_sends_twice(store: str, service: Al
 
 @pytest.fixture
 def api(store: str, service: AlertService) -> Iterator[str]:
-    from tests.conftest import free_port, stop
-
     service.add_officer("李警官", "admin", login="li")
     service.add_officer("赵警官", "officer", login="zhao")
     service.add_officer("钱警官", "officer", login="qian")
     add_targets(service, 2, 1)
     port = free_port()
     env = {**os.environ, "FRAUDBOT_DB_URL": store, "FRAUDBOT_API_TOKEN": "api-secret"}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "alert", "api", "--port", str(port)], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = spawn("bot.cli", "alert", "api", "--port", str(port), env=env, quiet=True)
     try:
-        wait_http_status(f"http://127.0.0.1:{port}/alerts/1", 60, process)
+        wait_http(f"http://127.0.0.1:{port}/alerts/1", 60, process, any_status=True)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
-
-
-def wait_http_status(url: str, seconds: float, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "API exited"
-        try:
-            call("GET", url, token=None)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(url)
 
 
 def call(method: str, url: str, body: object = None, token: str | None = "api-secret",

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from actions.replies import compose
-from actions.report_lines import official_domain, official_number
-from actions.verdict import Case, assessment, risk, warrants_group_warning
+from core.replies import compose
+from core.report_lines import official_domain, official_number
+from core.verdict import Case, assessment, risk, warrants_group_warning
 from nlu.evidence import AGAINST, FOR, Thresholds, assess, evidence_table, find
 from nlu.signals import detect_signals
 
@@ -161,7 +161,7 @@ def test_a_courier_at_the_door_is_not_the_protection_of_meeting_in_person() -> N
 
 
 def test_classify_reports_none_for_a_genuine_situation_but_keeps_the_resemblance() -> None:
-    from actions.verdict import reported_scenario
+    from core.verdict import reported_scenario
 
     text = "女儿当面找我借两万块钱付首付，说下个月就还"
     genuine = Case(text=text, scenario="impersonate_acquaintance", confidence=0.9, scam_probability=0.99)

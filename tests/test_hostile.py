@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from actions.knowledge import domain_responses
-from bot.cli import free_port, start_action_server
+from bot.processes import free_port, start_action_server
+from core.knowledge import domain_responses
 from tests.conftest import listening_addresses, start_rasa, stop, tracker_db
 from tests.hostile_inputs import INJECTIONS, digits, fuzz_messages, gibberish, random_paste
 

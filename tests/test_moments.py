@@ -1,4 +1,4 @@
-"""What the resident's words say beyond the scam topic (actions/moments.py, data/moments.yml,
+"""What the resident's words say beyond the scam topic (core/moments.py, data/moments.yml,
 data/safeguards.yml), on a bank of phrasings another writer produced for each moment
 (``tests/data/moment_phrases.yml``: 14 that show it, 8 near-misses that do not).
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.languages import ENGLISH, TRADITIONAL, language_of
-from actions.moments import audience_of, channel_of, facts_in, is_notice, request_in, safeguard_in
+from core.languages import ENGLISH, TRADITIONAL, language_of
+from core.moments import audience_of, channel_of, facts_in, is_notice, request_in, safeguard_in
 
 BANK = yaml.safe_load((Path(__file__).parent / "data" / "moment_phrases.yml").read_text(encoding="utf-8"))
 MIN_RECALL, MAX_FALSE = 0.85, 0.25

@@ -20,9 +20,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAssess
-from actions.knowledge import domain_responses
-from actions.replies import compose
-from actions.verdict import (
+from bot.nlu_client import Classifier, case_from_parse
+from core.knowledge import domain_responses
+from core.replies import compose
+from core.verdict import (
     MONEY_SENT_CONFIDENCE,
     MONEY_SENT_INTENT,
     Case,
@@ -31,7 +32,6 @@ from actions.verdict import (
     risk,
     says_money_sent,
 )
-from bot.nlu_client import Classifier, case_from_parse
 
 HOLDOUT = Path(__file__).parent / "data" / "nlu_holdout.yml"
 GOLDEN_HOUR = "请马上打110报警"
@@ -205,7 +205,7 @@ def test_classify_names_no_scenario_for_garbage(classifier: Classifier) -> None:
 
 def test_a_broken_pattern_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    data = tmp_path / "actions" / "data"
+    data = tmp_path / "core" / "data"
     data.mkdir(parents=True)
     (data / "money_sent.yml").write_text("patterns:\n  - '转了('\n  - 汇了\n", encoding="utf-8")
     monkeypatch.setenv("FRAUDBOT_CONTENT_DIR", str(tmp_path))

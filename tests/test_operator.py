@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.knowledge import scenarios
-from actions.replies import MAX_BUBBLES, MAX_CHARS, URGENT_FIRST, compose
-from actions.verdict import Case
+from core.knowledge import scenarios
+from core.replies import MAX_BUBBLES, MAX_CHARS, URGENT_FIRST, compose
+from core.verdict import Case
 
 DATA = Path(__file__).parent / "data"
 CONVERSATIONS = yaml.safe_load((DATA / "operator_conversations.yml").read_text(encoding="utf-8"))
@@ -158,7 +158,7 @@ def test_traditional_chinese_is_answered_in_traditional_characters() -> None:
 
 
 def test_english_is_answered_in_english_with_the_numbers() -> None:
-    from actions.languages import ENGLISH
+    from core.languages import ENGLISH
 
     reply = compose(Case(text="Your parcel is held at customs. Pay the fee at http://post-cn.top now",
                          language=ENGLISH))

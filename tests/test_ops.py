@@ -21,8 +21,8 @@ import pytest
 
 from bot import health
 from bot.channels.health import action_health_url, report
-from bot.cli import free_port, wait_http
 from bot.config import rasa_token
+from bot.processes import free_port, wait_http
 from bot.rasa_server import rasa_argv
 from bot.supervisor import Backoff, Child, Supervisor
 from tests.conftest import listening_addresses

@@ -1,11 +1,11 @@
-"""Report-line routing (actions/report_lines.py) driven by actions/data/*.yml."""
+"""Report-line routing (core/report_lines.py) driven by core/data/*.yml."""
 
 from pathlib import Path
 
 import pytest
 
-from actions import knowledge
-from actions.report_lines import (
+from core import knowledge
+from core.report_lines import (
     bank_line,
     in_app_service,
     link_host,
@@ -118,7 +118,7 @@ def test_hosts_are_parsed_to_what_a_browser_opens() -> None:
 
 
 def test_official_domains_come_from_the_data_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = tmp_path / "actions" / "data"
+    data = tmp_path / "core" / "data"
     data.mkdir(parents=True)
     lines = (knowledge.data_dir() / "report_lines.yml").read_text(encoding="utf-8")
     (data / "report_lines.yml").write_text(lines.replace("  - icbc.com.cn\n", ""), encoding="utf-8")
@@ -129,7 +129,7 @@ def test_official_domains_come_from_the_data_file(tmp_path: Path, monkeypatch: p
 
 @pytest.fixture
 def county_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = tmp_path / "actions" / "data"
+    data = tmp_path / "core" / "data"
     data.mkdir(parents=True)
     for name in ("report_lines.yml", "scenarios.yml"):
         (data / name).write_text((knowledge.data_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")

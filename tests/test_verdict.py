@@ -1,7 +1,7 @@
-"""The verdict and the reply text (actions/verdict.py)."""
+"""The verdict and the reply text (core/verdict.py)."""
 
-from actions.replies import compose
-from actions.verdict import MONEY_SENT_CONFIDENCE, Case, risk, says_money_sent
+from core.replies import compose
+from core.verdict import MONEY_SENT_CONFIDENCE, Case, risk, says_money_sent
 
 
 def test_money_sent_reply_starts_with_110_and_the_bank() -> None:

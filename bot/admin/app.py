@@ -25,7 +25,6 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.knowledge import scenarios
 from bot.admin import content
 from bot.admin.accounts import Accounts, LoginRefused, User
 from bot.admin.content import DOMAIN, REGIONS, REPORT_LINES, RUNTIME_PREFIX, SCENARIOS, Draft, training_key
@@ -35,6 +34,7 @@ from bot.admin.stats import CHINA, chart_svg, overview, tracker_db_url
 from bot.admin.validation import Problem, validate_files
 from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.config import AdminConfig
+from core.knowledge import scenarios
 from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
 SESSION_COOKIE = "fraudbot_admin"

@@ -26,18 +26,18 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-# Relative to a content root; `actions/data` is read at run time by the action server,
+# Relative to a content root; `core/data` is read at run time by the action server,
 # everything else is training data.
-CONTENT_PATTERNS = ("domain.yml", "actions/data/*.yml", "nlu/data/**/*.yml", "stories/*.yml")
-RUNTIME_PREFIX = "actions/data/"
+CONTENT_PATTERNS = ("domain.yml", "core/data/*.yml", "nlu/data/**/*.yml", "stories/*.yml")
+RUNTIME_PREFIX = "core/data/"
 DOMAIN = "domain.yml"
-SCENARIOS = "actions/data/scenarios.yml"
-REPORT_LINES = "actions/data/report_lines.yml"
-REGIONS = "actions/data/regions.yml"
-MONEY_SENT = "actions/data/money_sent.yml"
-MOMENTS = "actions/data/moments.yml"
-SAFEGUARDS = "actions/data/safeguards.yml"
-ENGLISH = "actions/data/english.yml"
+SCENARIOS = "core/data/scenarios.yml"
+REPORT_LINES = "core/data/report_lines.yml"
+REGIONS = "core/data/regions.yml"
+MONEY_SENT = "core/data/money_sent.yml"
+MOMENTS = "core/data/moments.yml"
+SAFEGUARDS = "core/data/safeguards.yml"
+ENGLISH = "core/data/english.yml"
 
 Files = dict[str, str]
 

@@ -37,6 +37,7 @@ from bot.admin.content import Draft, Files, changed, materialise, remove_tree, t
 from bot.admin.history import History
 from bot.admin.validation import Problem, validate_files
 from bot.config import PROJECT_ROOT, TOKEN_ENV, AdminConfig
+from bot.processes import free_port, module_command, wait_http_async
 
 logger = logging.getLogger(__name__)
 
@@ -219,8 +220,6 @@ class Candidate:
                     self.state, self.error = "failed", f"候选机器人没能加载草稿的模型：{error}"
 
     async def _start(self, model: Path) -> None:
-        from bot.cli import free_port
-
         if self._processes:  # a candidate that failed: start afresh
             await self.stop()
         self.state, self.error = "starting", ""
@@ -236,17 +235,18 @@ class Candidate:
         try:
             self._processes = [
                 await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "actions.server", "--host", "127.0.0.1", "--port", str(action_port),
+                    *module_command("actions.server", "--host", "127.0.0.1", "--port", str(action_port)),
                     cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log),
                 await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bot.rasa_server", "run", "-m", str(model), "--enable-api",
+                    *module_command("bot.rasa_server", "run", "-m", str(model), "--enable-api"),
                     "--endpoints", str(self.dir / "endpoints.yml"), "--credentials", str(self.dir / "credentials.yml"),
                     "-i", "127.0.0.1", "--port", str(rasa_port), cwd=PROJECT_ROOT,
                     env={**env, TOKEN_ENV: token}, stdout=log, stderr=log)]
-            await _wait_http(f"http://127.0.0.1:{action_port}/health", 90, self._processes)
-            await _wait_http(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", 240, self._processes)
+            await wait_http_async(f"http://127.0.0.1:{action_port}/health", 90, self._processes)
+            await wait_http_async(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", 240, self._processes)
         except (TimeoutError, RuntimeError) as error:
-            self.state, self.error = "failed", f"候选机器人没能启动：{error}"
+            reason = "进程意外退出，详见 candidate.log" if isinstance(error, RuntimeError) else error
+            self.state, self.error = "failed", f"候选机器人没能启动：{reason}"
             await self.stop()
             self.state = "failed"
             return
@@ -269,22 +269,6 @@ class Candidate:
                 process.kill()
         self._processes = []
         self.state, self.server, self.model = "stopped", None, None
-
-
-async def _wait_http(url: str, seconds: float, processes: list[asyncio.subprocess.Process]) -> None:
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            if any(p.returncode is not None for p in processes):
-                raise RuntimeError("进程意外退出，详见 candidate.log")
-            try:
-                async with http.get(url) as reply:
-                    if reply.status < 500:
-                        return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                pass
-            await asyncio.sleep(0.5)
-    raise TimeoutError(f"{url} 在 {seconds:.0f} 秒内没有响应")
 
 
 class Publisher:

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from actions.knowledge import scenarios
 from bot.alerts.model import CANCELLED, PENDING, ROLES, SEVERITIES, alerts, audit_log, officers, outbox
 from bot.config import database_url
 from bot.inbound import normalise
 from bot.store import GroupRegistry, engine, groups, metadata, now
+from core.knowledge import scenarios
 
 logger = logging.getLogger(__name__)
 

@@ -56,9 +56,6 @@ from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, ExtBot
 
-from actions.knowledge import scenarios
-from actions.replies import explain_scenario
-from actions.verdict import warrants_group_warning
 from bot.alerts.service import AlertService, InvalidAlert, Refused
 from bot.channels.pictures import answer_picture
 from bot.channels.seen import SeenMessages
@@ -68,6 +65,9 @@ from bot.inbound import MAX_TEXT_CHARS, clean_text, normalise
 from bot.nlu_client import case_from_parse
 from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED
 from bot.store import GroupRegistry
+from core.knowledge import scenarios
+from core.replies import explain_scenario
+from core.verdict import warrants_group_warning
 
 logger = logging.getLogger(__name__)
 
@@ -517,7 +517,7 @@ class TelegramBridge:
     async def _maybe_warn(self, message: Message, text: str) -> None:
         """Warn the group (auto-warning on) about a forwarded or long message that is clearly a scam:
         high risk decided by a demand or a known scam script, never the topic alone
-        (:func:`actions.verdict.warrants_group_warning`)."""
+        (:func:`core.verdict.warrants_group_warning`)."""
         forwarded = message.forward_origin is not None
         if not forwarded and len(text.strip()) < self.config.autowarn_min_chars:
             return

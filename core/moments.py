@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from actions.knowledge import data_dir, fresh_yaml
+from core.knowledge import data_dir, fresh_yaml
 from nlu.signals import affirmed
 
 MOMENTS_FILE = "moments.yml"

@@ -14,7 +14,7 @@ from typing import Any
 
 import opencc
 
-from actions.knowledge import data_dir, fresh_yaml
+from core.knowledge import data_dir, fresh_yaml
 
 SIMPLIFIED, TRADITIONAL, ENGLISH = "zh", "zh_hant", "en"
 ENGLISH_FILE = "english.yml"

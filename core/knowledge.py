@@ -52,7 +52,7 @@ def content_root() -> Path:
 
 
 def data_dir() -> Path:
-    return content_root() / "actions" / "data"
+    return content_root() / "core" / "data"
 
 
 _loaded: dict[Path, tuple[tuple[int, int], Any]] = {}

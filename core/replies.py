@@ -4,9 +4,9 @@ A 96110 operator listens first: money gone → 110 and the bank's stop-payment l
 resident already reported, the stop-payment line and what comes next); a code or card given →
 freeze the card; a link clicked → type nothing more; a bank notice is a notice; a real safeguard
 is called genuine; distress gets warmth and 12356 before anything else. Otherwise the verdict of
-:mod:`actions.verdict` is told with the exact signs from the message.
+:mod:`core.verdict` is told with the exact signs from the message.
 
-Pure functions over a :class:`~actions.verdict.Case`, shared by the action server, ``fraudbot
+Pure functions over a :class:`~core.verdict.Case`, shared by the action server, ``fraudbot
 check`` and the group auto-warning. Length limits are part of the contract (tests check them):
 no bubble over ``MAX_CHARS``, the first bubble of an urgent case at most ``URGENT_FIRST``, at most
 ``MAX_BUBBLES`` bubbles; the full hotline block once per conversation (``Case.lines_shown``).
@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from actions.knowledge import DEFAULT_STOP, ReportLine, domain_responses, scenarios
-from actions.languages import ENGLISH, english_verdict, in_script
-from actions.moments import advice_fits
-from actions.report_lines import (
+from core.knowledge import DEFAULT_STOP, ReportLine, domain_responses, scenarios
+from core.languages import ENGLISH, english_verdict, in_script
+from core.moments import advice_fits
+from core.report_lines import (
     bank_line,
     in_app_service,
     line,
@@ -30,7 +30,7 @@ from actions.report_lines import (
     official_site,
     route,
 )
-from actions.verdict import COULD_NOT_READ, NONE, Case, assessment, situation
+from core.verdict import COULD_NOT_READ, NONE, Case, assessment, situation
 from nlu.entities import redact
 from nlu.evidence import Assessment, evidence_table, quote
 

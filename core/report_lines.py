@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import idna
 from publicsuffixlist import PublicSuffixList
 
-from actions.knowledge import ReportLine, region_key, regions, report_lines
+from core.knowledge import ReportLine, region_key, regions, report_lines
 
 STOP_PAYMENT = "stop_payment"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from actions.knowledge import ScenarioInfo, data_dir, fresh_yaml, loss_confirmations, money_sent_patterns, scenarios
-from actions.languages import ENGLISH, SIMPLIFIED, language_of
-from actions.moments import Safeguard, claims_identity, is_notice, request_in, safeguard_in
-from actions.report_lines import official_domain, official_number
+from core.knowledge import ScenarioInfo, data_dir, fresh_yaml, loss_confirmations, money_sent_patterns, scenarios
+from core.languages import ENGLISH, SIMPLIFIED, language_of
+from core.moments import Safeguard, claims_identity, is_notice, request_in, safeguard_in
+from core.report_lines import official_domain, official_number
 from nlu.evidence import Assessment, Thresholds, assess, evidence_table, find
 from nlu.normalize import MASK_TOKEN  # what the normaliser makes of XX, ***, ●●: not words
 
@@ -72,7 +72,7 @@ class Case:
     alert_title: str | None = None  # a police alert the resident is asking about
     unreadable: bool = False  # nothing in the message the bot can read (see ``readable``)
     scam_probability: float | None = None  # calibrated P(scam) from the NLU; None: from the scenario
-    # What the conversation knows beyond this message (actions.moments): what the resident has
+    # What the conversation knows beyond this message (core.moments): what the resident has
     # done or feels (reported_police, code_given, link_clicked, afraid …), how the contact came,
     # who is asking, whether the hotline block was already shown, the resident's language.
     facts: frozenset[str] = frozenset()
@@ -173,7 +173,7 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
     (on top, or in ``ranking`` when the fallback or a close consult won) AND the words must
     carry it: the classifier always picks some intent, and for text it cannot read
     (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
-    A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``actions.moments.is_notice``).
+    A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``core.moments.is_notice``).
     An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``;
     a loss the resident confirms in the same message (``confirms_loss``) needs no share at all.
     """
