@@ -20,7 +20,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_INTER_OP_PARALLELISM_THREADS ?= 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 2
 
-.PHONY: help run serve admin train test lint validate browser ocr-system test-stories telegram screenshots clean
+.PHONY: help run serve admin train test lint validate browser ocr-system fleet-system fleet test-stories telegram screenshots clean
 
 help:
 	@echo "make run    set up, train if needed, start the bot and chat in this terminal"
@@ -71,10 +71,21 @@ ocr-system:
 		{ apt-get install -y -q $(OCR_PACKAGES) || { apt-get update -q && apt-get install -y -q $(OCR_PACKAGES); }; }; } \
 		|| echo "Reading screenshots needs: sudo apt-get install $(OCR_PACKAGES)"
 
+# The fleet (make fleet, the fleet tests, bench/fleet.py) runs PostgreSQL, Redis and HAProxy from
+# Debian's packages. As root with apt-get, install them when missing; otherwise say how. Nothing is
+# started as a system service: bot/fleet.py runs each on its own directory and loopback port.
+FLEET_PACKAGES := postgresql redis-server haproxy
+fleet-system:
+	@{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null \
+		&& { command -v haproxy >/dev/null || test -x /usr/sbin/haproxy; }; } \
+		|| { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+		{ apt-get install -y -q $(FLEET_PACKAGES) || { apt-get update -q && apt-get install -y -q $(FLEET_PACKAGES); }; }; } \
+		|| echo "The fleet needs: sudo apt-get install $(FLEET_PACKAGES)"
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot nlu core actions tests bench
 
-test: $(MODEL) validate lint browser ocr-system
+test: $(MODEL) validate lint browser ocr-system fleet-system
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-stories
 
