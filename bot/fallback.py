@@ -60,8 +60,10 @@ def with_safety_net(on_new_message: OnNewMessage, timeout: float | None = None) 
     resident must still read 96110 and 110, and soon. ``timeout`` defaults to
     FRAUDBOT_REPLY_TIMEOUT, read once here when the channel is set up.
 
-    The limit bounds waiting (action server, NLG, tracker store), not NLU work that holds the
-    event loop: that is bounded by the length cap of :mod:`bot.inbound`. Nothing a resident
+    The limit bounds waiting (action server, NLG, tracker store, the conversation's lock), not
+    NLU work that holds the event loop: that is bounded by the length cap of :mod:`bot.inbound`.
+    A message that misses the limit is answered with the hotlines and still finishes, so it is
+    not lost from the conversation. Nothing a resident
     wrote is logged here, only its length and the channel.
     """
     limit = reply_timeout() if timeout is None else timeout
@@ -72,11 +74,13 @@ def with_safety_net(on_new_message: OnNewMessage, timeout: float | None = None) 
             await output.send_text_message(message.sender_id, hotline_fallback_text())
             return
         sent_before = _sent_count(output)
+        handling = asyncio.ensure_future(on_new_message(message))
         try:
-            await asyncio.wait_for(on_new_message(message), limit)
+            await asyncio.wait_for(asyncio.shield(handling), limit)
         except asyncio.TimeoutError:
             logger.warning("no answer within %.1f s on %s (%d characters); sending the hotline fallback",
                            limit, message.input_channel, len(message.text or ""))
+            _finish_in_background(handling)
             await output.send_text_message(message.sender_id, LAST_RESORT)
             return
         except Exception as error:  # whatever broke, the resident gets the hotlines
@@ -87,6 +91,27 @@ def with_safety_net(on_new_message: OnNewMessage, timeout: float | None = None) 
             await output.send_text_message(message.sender_id, hotline_fallback_text())
 
     return handle
+
+
+_unfinished: set[asyncio.Future] = set()
+
+
+def _finish_in_background(handling: asyncio.Future) -> None:
+    """Let a late message finish instead of cancelling it: it is still stored in the conversation.
+
+    A message can be late because it waits for its conversation's lock (another replica died
+    holding it) or for a slow action server. Cancelling it would drop the resident's turn from
+    the conversation; finished late, the dialogue stays whole (a channel that pushes, such as
+    Telegram, also delivers the real answer after the hotline text).
+    """
+    _unfinished.add(handling)
+
+    def done(task: asyncio.Future) -> None:
+        _unfinished.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a late message failed: %s", failure(task.exception()))
+
+    handling.add_done_callback(done)
 
 
 def worth_reading(text: str) -> bool:

@@ -21,6 +21,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -200,24 +201,28 @@ class Frontend:
     health: str
 
 
-def haproxy_config(frontends: Iterable[Frontend]) -> str:
+def haproxy_config(frontends: Iterable[Frontend], stats_socket: Path | None = None) -> str:
     """HAProxy's configuration for the fleet.
 
-    A replica that stops answering is taken out after two failed checks (0.5 s apart); a request
+    A replica that stops answering is taken out after three failed checks (1 s apart, each given
+    5 s: a busy replica answers its check late, and must not be taken out for it); a request
     that finds its connection refused or closed before any answer is retried once on another
     server (``retry-on conn-failure empty-response``, ``option redispatch``). The Redis lock
     store makes that retry safe for a conversation: the retried message waits for the lock of
-    the killed replica to expire instead of interleaving with it.
+    the killed replica to expire instead of interleaving with it. ``stats_socket`` lets
+    :meth:`LoadBalancer.servers` read which servers the checks consider up.
     """
-    lines = ["global", "    maxconn 4096", "", "defaults", "    mode http", "    timeout connect 1s",
+    stats = [f"    stats socket {stats_socket} mode 600 level user"] if stats_socket else []
+    lines = ["global", "    maxconn 4096", *stats, "", "defaults", "    mode http", "    timeout connect 1s",
              "    timeout client 120s", "    timeout server 120s", "    timeout http-request 10s",
+             "    timeout check 5s",
              "    option http-buffer-request", "    option redispatch 1", "    retries 2",
              "    retry-on conn-failure empty-response", ""]
     for front in frontends:
         lines += [f"frontend {front.name}", f"    bind {LOOPBACK}:{front.port}", f"    default_backend {front.name}",
                   "", f"backend {front.name}", "    balance roundrobin",
                   f"    option httpchk GET {front.health}", "    http-check expect status 200"]
-        lines += [f"    server {front.name}{index} {LOOPBACK}:{port} check inter 500ms fall 2 rise 1"
+        lines += [f"    server {front.name}{index} {LOOPBACK}:{port} check inter 1s fall 3 rise 1"
                   for index, port in enumerate(front.servers, 1)]
         lines.append("")
     return "\n".join(lines)
@@ -235,12 +240,35 @@ class LoadBalancer:
         binary = _require("haproxy", "haproxy")
         self.directory.mkdir(parents=True, exist_ok=True)
         config = self.directory / "haproxy.cfg"
-        config.write_text(haproxy_config(self.frontends), encoding="utf-8")
+        config.write_text(haproxy_config(self.frontends, self.socket), encoding="utf-8")
         subprocess.run([binary, "-c", "-q", "-f", str(config)], check=True)
-        self.process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
-                                        stderr=open(self.directory / "haproxy.log", "ab"))
+        with open(self.directory / "haproxy.log", "ab") as log:  # errors and failed requests only
+            self.process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log, stderr=log)
         _wait(lambda: all(_port_open(front.port) for front in self.frontends), 20, "HAProxy", self.process)
         return self
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "stats.sock"
+
+    def servers(self) -> dict[str, str]:
+        """``{"rasa/rasa1": "UP", …}``: what HAProxy's health checks say of each server now."""
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.settimeout(2)
+            connection.connect(str(self.socket))
+            connection.sendall(b"show stat\n")
+            data = b""
+            while chunk := connection.recv(65536):
+                data += chunk
+        rows = [line.split(",") for line in data.decode().splitlines() if line and not line.startswith("#")]
+        return {f"{row[0]}/{row[1]}": row[17] for row in rows if row[1] not in ("FRONTEND", "BACKEND")}
+
+    def wait_up(self, seconds: float = 30) -> None:
+        """Until every server passed its first check (HAProxy starts them as down and refuses requests)."""
+        _wait(lambda: all(state.startswith("UP") for state in self.servers().values()), seconds,
+              "HAProxy's servers", self.process)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -253,7 +281,7 @@ def rasa_endpoints(actions_url: str, postgres: Postgres, redis_server: Redis, da
             f'nlg:\n  url: "{actions_url}/nlg"\n'
             "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n  dialect: postgresql\n"
             f"  url: {LOOPBACK}\n  port: {postgres.port}\n  db: {database}\n  username: {PG_USER}\n"
-            "lock_store:\n  type: redis\n"
+            "lock_store:\n  type: bot.lock_store.AtomicRedisLockStore\n"
             f"  url: {LOOPBACK}\n  port: {redis_server.port}\n  db: 1\n  key_prefix: fraudbot\n  socket_timeout: 10\n")
 
 
@@ -279,6 +307,7 @@ class Fleet:
     replicas: int = 2
     action_servers: int = 2
     workers: int = 0
+    admin_port: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     durable: bool = True
     postgres: Postgres | None = None
@@ -288,6 +317,7 @@ class Fleet:
     rasa_ports: list[int] = field(default_factory=list)
     actions: list[subprocess.Popen] = field(default_factory=list)
     alert_workers: list[subprocess.Popen] = field(default_factory=list)
+    admin: subprocess.Popen | None = None
     url: str = ""
     actions_url: str = ""
 
@@ -303,7 +333,10 @@ class Fleet:
     def process_env(self) -> dict[str, str]:
         """What every process of the fleet shares: the store on PostgreSQL, Redis for budgets."""
         assert self.postgres is not None and self.redis is not None
-        return {**self.env, "FRAUDBOT_DB_URL": self.store_url, "FRAUDBOT_REDIS_URL": self.redis.url}
+        # Rasa's lock per conversation lives 60 s by default: a replica killed while holding one
+        # would freeze that conversation for a minute. 10 s is far above a message's handling.
+        return {"TICKET_LOCK_LIFETIME": "10", **self.env, "FRAUDBOT_DB_URL": self.store_url,
+                "FRAUDBOT_REDIS_URL": self.redis.url}
 
     def start(self) -> Fleet:
         from bot.migrations import upgrade
@@ -325,18 +358,23 @@ class Fleet:
         self.rasa_ports = [free_port() for _ in range(self.replicas)]
         rasa_front, actions_front = free_port(), free_port()
         self.balancer = LoadBalancer(self.directory / "haproxy", [
-            Frontend("rasa", rasa_front, self.rasa_ports, "/health"),
+            Frontend("rasa", rasa_front, self.rasa_ports, "/"),
             Frontend("actions", actions_front, action_ports, "/health")]).start()
         self.url, self.actions_url = f"http://{LOOPBACK}:{rasa_front}", f"http://{LOOPBACK}:{actions_front}"
         endpoints = self.directory / "endpoints.yml"
         endpoints.write_text(rasa_endpoints(self.actions_url, self.postgres, self.redis), encoding="utf-8")
-        for process, port in zip(self.actions, action_ports):
+        for process, port in zip(self.actions, action_ports, strict=True):
             wait_http(f"http://{LOOPBACK}:{port}/health", 90, process)
         self.rasa = [self.start_replica(port, endpoints, env, logs) for port in self.rasa_ports]
-        for process, url in zip(self.rasa, self.replica_urls):
+        for process, url in zip(self.rasa, self.replica_urls, strict=True):
             wait_http(f"{url}/webhooks/rest/", 300, process)
+        self.balancer.wait_up()
         self.alert_workers = [spawn("bot.cli", "alert", "worker", log=logs / f"worker-{n}.log", env=env)
                               for n in range(self.workers)]
+        if self.admin_port:  # puts a retrained model live on every replica (PUT /model)
+            self.admin = spawn("bot.cli", "admin", "serve", "--port", str(self.admin_port), log=logs / "admin.log",
+                               env={**env, "FRAUDBOT_RASA_URLS": ",".join(self.replica_urls)})
+            wait_http(f"http://{LOOPBACK}:{self.admin_port}/admin/login", 90, self.admin)
         return self
 
     def start_replica(self, port: int, endpoints: Path, env: Mapping[str, str], logs: Path) -> subprocess.Popen:
@@ -347,8 +385,52 @@ class Fleet:
                      log=logs / f"rasa-{port}.log", env=env)
 
     def stop(self) -> None:
-        for process in [*self.alert_workers, *self.rasa, *self.actions]:
+        for process in [*([self.admin] if self.admin else []), *self.alert_workers, *self.rasa, *self.actions]:
             stop(process)
         for engine in (self.balancer, self.redis, self.postgres):
             if engine is not None:
                 engine.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``make fleet``: the whole layout on this machine, in the foreground, until Ctrl-C or SIGTERM.
+
+    Data (PostgreSQL) is kept in ``var/fleet``; Redis holds only locks and budgets. A replica or
+    action server that dies is taken out by HAProxy; on a server, systemd restarts each unit
+    (README, "Production layout").
+    """
+    import argparse
+    import secrets
+
+    from bot.config import TOKEN_ENV, rasa_token
+    from bot.processes import PROJECT_ROOT
+
+    parser = argparse.ArgumentParser(prog="python -m bot.fleet", description=main.__doc__)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--action-servers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--admin-port", type=int, default=5002)
+    parser.add_argument("--dir", type=Path, default=PROJECT_ROOT / "var" / "fleet")
+    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "fraudbot.tar.gz")
+    args = parser.parse_args(argv)
+    env = {TOKEN_ENV: rasa_token() or secrets.token_urlsafe(24)}
+    fleet = Fleet(args.dir.resolve(), args.model.resolve(), args.replicas, args.action_servers, args.workers,
+                  admin_port=args.admin_port, env=env)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        fleet.start()
+        print(f"residents (REST, Telegram/WeChat webhooks) through HAProxy: {fleet.url}/webhooks/rest/webhook")
+        print(f"replicas: {', '.join(fleet.replica_urls)}; action servers through HAProxy: {fleet.actions_url}")
+        print(f"store: {fleet.store_url}; Redis: {fleet.redis.url if fleet.redis else ''}")
+        print(f"web admin: http://{LOOPBACK}:{args.admin_port}/admin/   logs: {args.dir / 'logs'}   Ctrl-C stops")
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fleet.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

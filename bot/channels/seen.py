@@ -1,15 +1,23 @@
 """Bounded, expiring memory of what a channel has already seen (message ids, update ids, signatures).
 
 Platforms retry and attackers replay; a channel answers each message once by remembering
-its key for a while. Memory stays bounded whatever arrives. It is per process: with several
-replicas a replay that reaches another replica is not caught (the fleet issue moves this to Redis).
+its key for a while. Memory stays bounded whatever arrives. In a fleet (``FRAUDBOT_REDIS_URL``)
+message ids are remembered in Redis, so a WeChat retry or a Telegram update that the balancer
+sends to another replica is still answered once; if Redis cannot be reached, each process
+goes on with its own memory and ``/health`` says so.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
+
+from bot import health
+from bot.config import redis_url
+
+logger = logging.getLogger(__name__)
 
 
 class ExpiringMap:
@@ -49,15 +57,46 @@ class ExpiringMap:
 
 
 class SeenMessages:
-    """Message ids seen in the last ``ttl`` seconds (WeChat retries within about 15 s)."""
+    """Message ids seen in the last ``ttl`` seconds (WeChat retries within about 15 s).
+
+    ``namespace`` keeps the channels' ids apart in the shared Redis (``telegram:update``,
+    ``wechat:msg`` …); without ``FRAUDBOT_REDIS_URL`` only this process's memory is used.
+    """
+
+    COMPONENT = "seen_messages"
 
     def __init__(self, ttl: float = 300, limit: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, namespace: str = "seen",
+                 url: str | None = None) -> None:
         self._seen = ExpiringMap(ttl, limit, clock)
+        self._ttl = max(1, int(ttl))
+        self._namespace = namespace
+        self._redis = _redis_client(url if url is not None else redis_url())
+        self._failing = False
 
     def first_time(self, key: Hashable) -> bool:
-        """True the first time ``key`` is seen; False for a retry."""
-        if self._seen.get(key) is not None:
-            return False
+        """True the first time ``key`` is seen (by any replica sharing Redis); False for a retry."""
+        local = self._seen.get(key) is None
         self._seen.put(key, True)
-        return True
+        if self._redis is None:
+            return local
+        try:
+            # SET NX: one round trip of well under a millisecond on loopback, atomic across replicas
+            shared = bool(self._redis.set(f"fraudbot:{self._namespace}:{key}", 1, nx=True, ex=self._ttl))
+        except Exception as error:  # Redis down: each replica still catches its own retries
+            if not self._failing:
+                self._failing = True
+                health.degraded(self.COMPONENT, f"redis unreachable ({type(error).__name__})")
+            return local
+        if self._failing:
+            self._failing = False
+            health.recovered(self.COMPONENT)
+        return shared and local
+
+
+def _redis_client(url: str) -> Any:
+    if not url:
+        return None
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)

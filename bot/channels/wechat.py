@@ -72,7 +72,7 @@ class OfficialAccountInput(InputChannel):
         self.token, self.aes_key, self.appid, self.secret = token, aes_key, appid, secret
         self.passive_timeout = passive_timeout
         self.crypto = WeChatCrypto(token, aes_key, appid) if aes_key and appid else None
-        self.seen = SeenMessages()
+        self.seen = SeenMessages(namespace="wechat:msg")
         self.guard = ReplayGuard(clock=clock)
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:

@@ -69,7 +69,7 @@ class WeComInput(InputChannel):
         self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
         self.passive_timeout = passive_timeout
         self.crypto = WeChatCrypto(token, aes_key, corp_id) if token and aes_key and corp_id else None
-        self.seen = SeenMessages()
+        self.seen = SeenMessages(namespace="wecom:msg")
         self.guard = ReplayGuard(clock=clock)
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
