@@ -8,6 +8,7 @@
     fraudbot validate [ROOT]                     Rasa's and the project's checks of the content files
     fraudbot admin create-user LOGIN --role admin   an account for the web admin
     fraudbot admin serve                         the web admin alone
+    fraudbot db upgrade | current                bring the store's schema to this release / print its revision
 """
 
 from __future__ import annotations
@@ -156,6 +157,10 @@ def _serve(model: Path, chat: bool) -> int:
     except OSError as error:
         print(f"cannot read the Rasa token file: {error}", file=sys.stderr)
         return 2
+    failure = _upgrade_store()
+    if failure:
+        print(failure, file=sys.stderr)
+        return 2
     supervisor = Supervisor(_serve_children(model, chat, env))
     signal.signal(signal.SIGTERM, supervisor.stop)
     admin_host = env.get(ADMIN_HOST_ENV) or "127.0.0.1"
@@ -271,6 +276,48 @@ def _admin_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upgrade_store() -> str | None:
+    """Bring the store (``FRAUDBOT_DB_URL``) to this release's schema; what went wrong, or None.
+
+    Every process of ``fraudbot serve`` starts only after this, so none of them meets an old schema.
+    """
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot import migrations
+
+    try:
+        migrations.upgrade()
+    except (CommandError, SQLAlchemyError) as error:
+        return f"cannot upgrade the store's schema: {error}"
+    return None
+
+
+def _db_command(args: argparse.Namespace) -> int:
+    """fraudbot db upgrade / current: the schema of the project's store (bot/migrations)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot import migrations
+
+    head = migrations.head()
+    try:
+        before = migrations.current()
+    except SQLAlchemyError as error:
+        print(f"cannot read the store: {error}", file=sys.stderr)
+        return 1
+    if args.action == "current":
+        print(f"{before or 'none'}{' (head)' if before == head else f' (head is {head})'}")
+        return 0
+    failure = _upgrade_store()
+    if failure:
+        print(failure, file=sys.stderr)
+        return 1
+    after = migrations.current()
+    print(f"the store is at {after} (head), upgraded from {before or 'none'}" if after != before
+          else f"the store is already at {after} (head)")
+    return 0
+
+
 def _run_server(app: Sanic, host: str, port: int) -> None:
     """Serve a Sanic app of ours (admin, alerts API) with the log redaction on Sanic's handlers too."""
     privacy.install()
@@ -348,7 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_admin.add_argument("--host", default=os.environ.get(ADMIN_HOST_ENV) or "127.0.0.1",
                              help=f"interface to listen on ({ADMIN_HOST_ENV}, default 127.0.0.1)")
     serve_admin.add_argument("--port", type=int, default=ADMIN_PORT)
+    db = commands.add_parser("db", help="the schema of the project's store")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    db_actions.add_parser("upgrade", help="bring the store (FRAUDBOT_DB_URL) to this release's schema")
+    db_actions.add_parser("current", help="print the store's schema revision")
     args = parser.parse_args(argv)
+    if args.command == "db":
+        return _db_command(args)
     if args.command in ("alert", "officer", "target"):
         return _alert_command(args)
     if args.command in ("admin", "validate"):

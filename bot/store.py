@@ -1,4 +1,4 @@
-"""The project's own store: the group registry (and, later, alerts), on SQLAlchemy.
+"""The project's own store: the group registry and shared values here, alerts and admin tables beside, on SQLAlchemy.
 
 SQLite by default, PostgreSQL by URL (``FRAUDBOT_DB_URL``), like Rasa's SQL tracker store.
 Channels record here the groups the bot has joined, so that alerts can find them.
@@ -7,6 +7,7 @@ Channels record here the groups the bot has joined, so that alerts can find them
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +20,11 @@ from wechatpy.session import SessionStorage
 
 from bot.config import database_url
 
+logger = logging.getLogger(__name__)
+
 metadata = MetaData()
+"""Every table of the project's store, also those defined beside the code that uses them (bot/migrations/target.py
+lists their modules): what the migrations must produce."""
 
 groups = Table(
     "group_registry", metadata,
@@ -62,14 +67,37 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@lru_cache(maxsize=4)
 def engine(url: str | None = None) -> Engine:
-    """The engine for ``url`` (default: :func:`bot.config.database_url`), tables created."""
-    created = create_engine(url or database_url(), future=True)
+    """The engine for ``url`` (default: :func:`bot.config.database_url`, read at this call), one per URL.
+
+    The schema comes from the migrations (:mod:`bot.migrations`), never from ``create_all``.
+    """
+    return _engine(url or database_url())
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
+    created = create_engine(url, future=True)
     if created.dialect.name == "sqlite":
         event.listen(created, "connect", _sqlite_pragmas)
-    metadata.create_all(created)
+    _schema_ready(url, created.dialect.name)
     return created
+
+
+def _schema_ready(url: str, dialect: str) -> None:
+    """A SQLite store is brought to the newest revision on first use in a process, as ``create_all`` used to
+    make it: it lives on one machine, with nobody else to coordinate, and tests and ``make run`` start
+    from a fresh file. Any other store is only checked: PostgreSQL is shared by replicas and is upgraded by
+    ``fraudbot db upgrade`` (or ``fraudbot serve``, ``make fleet``) alone, never by whichever replica starts."""
+    from bot import migrations
+
+    if dialect == "sqlite":
+        migrations.upgrade(url)
+        return
+    found, wanted = migrations.current(url), migrations.head()
+    if found != wanted:
+        logger.error("the store's schema is at revision %s, this release needs %s: run `fraudbot db upgrade`",
+                     found or "none", wanted)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -86,7 +114,7 @@ class GroupRegistry:
     """Groups per channel: recorded when the bot joins, retired when it leaves."""
 
     def __init__(self, url: str | None = None) -> None:
-        self._engine = engine(url or database_url())
+        self._engine = engine(url)
 
     def record(self, channel: str, chat_id: str, title: str, regions: str | None = None) -> None:
         """The bot joined (or re-joined) a group, or an administrator added a push target."""
@@ -132,7 +160,7 @@ class StoreSessionStorage(SessionStorage):
     """wechatpy's session storage in the project's store: access tokens shared by all senders."""
 
     def __init__(self, url: str | None = None, clock: Callable[[], float] = time.time) -> None:
-        self._engine = engine(url or database_url())
+        self._engine = engine(url)
         self._clock = clock
 
     def get(self, key: str, default: object = None) -> object:

@@ -27,7 +27,6 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.alerts.model import ROLES, audit_log, officers
-from bot.config import database_url
 from bot.store import engine, metadata, now
 
 logger = logging.getLogger(__name__)
@@ -164,7 +163,7 @@ def _must_wait(row: Row, throttle: Throttle, moment: datetime) -> bool:
 
 class Accounts:
     def __init__(self, url: str | None = None, clock: Callable[[], datetime] = now) -> None:
-        self._engine = engine(url or database_url())  # the URL now, not the one cached for None
+        self._engine = engine(url)
         self._clock = clock
 
     def create(self, login: str, name: str, role: str, password: str) -> int:

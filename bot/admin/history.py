@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, Table, Text, select
 
 from bot.admin.content import Files
-from bot.config import database_url
 from bot.store import engine, metadata, now
 
 versions = Table(
@@ -43,7 +42,7 @@ class Version:
 
 class History:
     def __init__(self, url: str | None = None) -> None:
-        self._engine = engine(url or database_url())  # the URL now, not the one cached for None
+        self._engine = engine(url)
 
     def record(self, author: str, summary: str, how: str, changed: list[str], diff: str, files: Files) -> int:
         packed = zlib.compress(json.dumps(files, ensure_ascii=False).encode(), 9)

@@ -1,0 +1,17 @@
+"""Every table of the project's store in one MetaData, whatever the caller imported: Alembic's target.
+
+The tables are defined beside the code that uses them (bot.store, bot.alerts.model,
+bot.admin.accounts, bot.admin.history), all on :data:`bot.store.metadata`; importing this module
+imports them all, so autogenerate and the schema tests compare against the whole store. A module
+that adds a table of the store is added here.
+"""
+
+from __future__ import annotations
+
+import bot.admin.accounts  # noqa: F401 - admin_credentials, admin_sessions, admin_login_throttle
+import bot.admin.history  # noqa: F401 - content_versions
+import bot.alerts.model  # noqa: F401 - officers, alerts, alert_outbox, audit_log
+import bot.alerts.telegram_flow  # noqa: F401 - telegram_persistence
+from bot.store import metadata
+
+__all__ = ["metadata"]
