@@ -30,6 +30,55 @@ def reply_timeout() -> float:
     return seconds if 0 < seconds < 3600 else 10.0
 
 
+def redis_url() -> str:
+    """Redis shared by the processes of a fleet (``FRAUDBOT_REDIS_URL``); "" for the embedded one-process default.
+
+    The send budget (:mod:`bot.senders.budget`) keeps Telegram's and WeCom's limits there, so
+    that every process sending with the same token counts against one limit.
+    """
+    return os.environ.get("FRAUDBOT_REDIS_URL", "").strip()
+
+
+def _positive(env: str, default: float) -> float:
+    """A positive number from the environment, else ``default`` (a typo must not stop sending)."""
+    try:
+        value = float(os.environ.get(env) or default)
+    except ValueError:
+        return default
+    return value if 0 < value < 1e6 else default
+
+
+# The services' own limits (python-telegram-bot's constants; WeCom's robot documentation).
+TELEGRAM_OVERALL_PER_SECOND = 30
+TELEGRAM_GROUP_PER_MINUTE = 20
+WECOM_ROBOT_PER_MINUTE = 20
+
+
+def telegram_per_second() -> int:
+    """Messages a second for the whole bot token (``FRAUDBOT_TELEGRAM_PER_SECOND``, Telegram's ~30)."""
+    return int(_positive("FRAUDBOT_TELEGRAM_PER_SECOND", TELEGRAM_OVERALL_PER_SECOND))
+
+
+def telegram_group_per_minute() -> int:
+    """Messages a minute into one group (``FRAUDBOT_TELEGRAM_GROUP_PER_MINUTE``, Telegram's 20)."""
+    return int(_positive("FRAUDBOT_TELEGRAM_GROUP_PER_MINUTE", TELEGRAM_GROUP_PER_MINUTE))
+
+
+def wecom_robot_per_minute() -> int:
+    """Messages a minute per WeCom group robot (``FRAUDBOT_WECOM_ROBOT_PER_MINUTE``, WeCom's 20)."""
+    return int(_positive("FRAUDBOT_WECOM_ROBOT_PER_MINUTE", WECOM_ROBOT_PER_MINUTE))
+
+
+def alert_lease_seconds() -> float:
+    """How long an alerts worker's claim on an outbox row lasts without renewal (``FRAUDBOT_ALERT_LEASE``).
+
+    A worker renews its claims every third of this; a row whose claim ran out belongs to a
+    worker that is gone, and another worker may take it (or report it uncertain, if it was
+    being sent). Longer is safer against a stalled worker, shorter recovers sooner.
+    """
+    return _positive("FRAUDBOT_ALERT_LEASE", 30.0)
+
+
 TOKEN_ENV = "FRAUDBOT_RASA_TOKEN"
 TOKEN_FILE_ENV = "FRAUDBOT_RASA_TOKEN_FILE"
 

@@ -1,4 +1,9 @@
-"""WeChat/WeCom senders and crypto, for real: HTTP to a fake API on loopback, wechatpy's own crypto."""
+"""Senders and crypto, for real: HTTP to fake Telegram and WeChat APIs on loopback, wechatpy's own crypto.
+
+The retry policy of the one Telegram sender and the WeCom robot sender: what Telegram refused
+is sent again after its wait, what never left (no connection) is sent again, what may have
+arrived (no answer, a 5xx) is never sent again and comes back uncertain.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ import pytest
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
 from bot.channels.wechat_common import UnsafeXml, checked_xml, merge_replies
-from bot.senders import RateWindow
+from bot.processes import free_port
+from bot.senders import DeliveryResult
+from bot.senders.budget import LocalWindows, SendBudget, Slot
+from bot.senders.telegram import TelegramSender, alerts_bot
 from bot.senders.wechat import (
     OfficialAccountClient,
     OfficialAccountMassSender,
@@ -19,6 +27,7 @@ from bot.senders.wechat import (
     WeComRobotSender,
 )
 from bot.store import StoreSessionStorage
+from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.wechat_api import FakeWeChat
 
 XML_BOMB = """<?xml version="1.0"?>
@@ -75,7 +84,7 @@ class FakeClock:
 
 def test_robot_keeps_20_messages_a_minute(fake: FakeWeChat) -> None:
     clock = FakeClock()
-    sender = WeComRobotSender(fake.base_url, RateWindow(20, 60, clock=clock, sleep=clock.sleep))
+    sender = WeComRobotSender(fake.base_url, SendBudget(None, sleep=clock.sleep, clock=clock))
     sent_at = []
 
     async def run() -> None:
@@ -108,8 +117,11 @@ def test_robot_results_say_what_to_do(fake: FakeWeChat) -> None:
     limited, gone, bad_gateway, ok = asyncio.run(run())
     assert not limited.ok and limited.retryable and not limited.gone
     assert not gone.ok and gone.gone and not gone.retryable
-    assert not bad_gateway.ok and bad_gateway.retryable
+    # a 502 proves nothing about delivery: never retried, reported uncertain
+    assert not bad_gateway.ok and bad_gateway.uncertain and not bad_gateway.retryable
+    assert bad_gateway.error.startswith("uncertain:")
     assert ok.ok
+    assert len(fake.of("webhook/send", ok_only=False)) == 4
 
 
 def test_long_robot_text_is_cut_to_2048_bytes(fake: FakeWeChat) -> None:
@@ -153,3 +165,155 @@ def test_appchat_gone_and_quota_errors(fake: FakeWeChat, tmp_path: Path) -> None
     quota = asyncio.run(mass.send("101", "通报"))
     assert gone.gone and not gone.ok
     assert not quota.ok and not quota.retryable and "45028" in quota.error
+
+
+# -- the send budget in one process ------------------------------------------------------------
+
+
+def test_local_windows_take_every_slot_or_none() -> None:
+    clock = FakeClock()
+    windows = LocalWindows(clock)
+    overall, group = Slot("bot", 3, 1.0), Slot("bot:group", 2, 60.0)
+    assert windows.take([overall, group]) == 0 and windows.take([overall, group]) == 0
+    assert windows.take([overall, group]) == pytest.approx(60.0)  # the group is full: nothing taken
+    assert windows.take([overall]) == 0  # so the overall window still had room for one
+    assert windows.take([overall]) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert windows.take([overall]) == 0
+
+
+# -- the one Telegram sender's retry policy ----------------------------------------------------
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    api = FakeTelegram().start()
+    yield api
+    api.release()
+    api.stop()
+
+
+def recording_sleep(waits: list[float]):  # noqa: ANN201
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+    return sleep
+
+
+def test_retry_after_is_waited_out_and_sent_once(telegram: FakeTelegram) -> None:
+    telegram.fail_next("sendMessage", 429, retry_after=3)
+    waits: list[float] = []
+    sender = TelegramSender(alerts_bot("123456:TEST", telegram.base_url), budget=SendBudget(None),
+                            sleep=recording_sleep(waits))
+    result = asyncio.run(sender.send_message(-100123, "警情通报", reply_to_message_id=42))
+    assert result.ok and result.message_id
+    assert waits == [3.0]
+    assert [c.status for c in telegram.calls if c.method == "sendMessage"] == [429, 200]
+    assert len(telegram.sent(-100123)) == 1
+    assert telegram.sent()[0].params["reply_parameters"]["message_id"] == 42
+
+
+def test_a_long_retry_after_goes_back_to_the_caller(telegram: FakeTelegram) -> None:
+    telegram.fail_next("sendMessage", 429, retry_after=60)
+    sender = TelegramSender(alerts_bot("123456:TEST", telegram.base_url), budget=SendBudget(None))
+    result = asyncio.run(sender.send_message(5, "你好"))
+    assert not result.ok and result.retryable and result.retry_after == 60 and not result.uncertain
+    assert telegram.count("sendMessage") == 1
+
+
+def test_timeout_after_the_request_arrived_is_not_retried(telegram: FakeTelegram) -> None:
+    telegram.answer_late(1)
+    waits: list[float] = []
+    sender = TelegramSender(alerts_bot("123456:TEST", telegram.base_url, read_timeout=0.3),
+                            budget=SendBudget(None), sleep=recording_sleep(waits))
+    result = asyncio.run(sender.send_message(-100123, "警情通报"))
+    assert not result.ok and result.uncertain and not result.retryable
+    assert result.error.startswith("uncertain:")
+    assert waits == [] and telegram.count("sendMessage") == 1  # it arrived once and was not sent again
+
+
+def test_a_5xx_answer_is_uncertain(telegram: FakeTelegram) -> None:
+    telegram.fail_next("sendMessage", 502)
+    sender = TelegramSender(alerts_bot("123456:TEST", telegram.base_url), budget=SendBudget(None))
+    result = asyncio.run(sender.send_message(7, "你好"))
+    assert result.uncertain and telegram.count("sendMessage") == 1
+
+
+def test_refused_connection_is_retried() -> None:
+    port = free_port()
+    api = FakeTelegram()
+    waits: list[float] = []
+
+    async def sleep_then_start(seconds: float) -> None:  # the API comes up while the sender backs off
+        waits.append(seconds)
+        if api.server is None:
+            api.start(port)
+
+    sender = TelegramSender(alerts_bot("123456:TEST", f"http://127.0.0.1:{port}/bot"), budget=SendBudget(None),
+                            sleep=sleep_then_start)
+    try:
+        result = asyncio.run(sender.send_message(-100123, "警情通报"))
+    finally:
+        api.stop()
+    assert result.ok and waits == [0.5]
+    assert len(api.sent(-100123)) == 1
+
+
+def test_gone_chats_and_refusals_say_so(telegram: FakeTelegram) -> None:
+    telegram.fail_next("sendMessage", 403)
+    telegram.fail_next("sendMessage", 400)
+    sender = TelegramSender(alerts_bot("123456:TEST", telegram.base_url), budget=SendBudget(None))
+
+    async def run() -> list[DeliveryResult]:
+        return [await sender.send_message(-1, "x"), await sender.send_message(-2, "x")]
+
+    forbidden, bad = asyncio.run(run())
+    assert forbidden.gone and not forbidden.retryable and not forbidden.uncertain
+    assert not bad.ok and not bad.retryable and not bad.uncertain
+
+
+def test_the_telegram_budget_keeps_the_group_and_overall_limits(telegram: FakeTelegram) -> None:
+    clock = FakeClock()
+    budget = SendBudget(None, sleep=clock.sleep, clock=clock)
+    sender = TelegramSender(alerts_bot("123456:TEST", telegram.base_url), overall_per_second=5,
+                            group_per_minute=3, budget=budget)
+    sent_at: dict[int, list[float]] = {-1: [], 2: []}
+
+    async def run() -> None:
+        for _ in range(6):
+            for chat in (-1, 2):
+                assert (await sender.send_message(chat, "x")).ok
+                sent_at[chat].append(clock.now)
+
+    asyncio.run(run())
+    group, private = sent_at[-1], sent_at[2]
+    assert all(sum(1 for t in group if start <= t < start + 60) <= 3 for start in group)
+    everything = sorted(group + private)
+    assert all(sum(1 for t in everything if start <= t < start + 1) <= 5 for start in everything)
+    assert group[3] - group[0] >= 60  # the fourth group message waited for the minute
+    assert sender.slots("-1")[0].key == sender.slots("2")[0].key and "123456" not in sender.slots("-1")[1].key
+
+
+def test_robot_retries_a_refused_connection_only() -> None:
+    port = free_port()
+    api = FakeWeChat()
+    waits: list[float] = []
+
+    async def sleep_then_start(seconds: float) -> None:
+        waits.append(seconds)
+        if api.server is None:
+            api.start(port)
+
+    sender = WeComRobotSender(f"http://127.0.0.1:{port}/cgi-bin/", SendBudget(None), sleep=sleep_then_start)
+
+    async def run() -> DeliveryResult:
+        try:
+            return await sender.send("robot-key", "通报")
+        finally:
+            await sender.close()
+
+    try:
+        result = asyncio.run(run())
+    finally:
+        api.stop()
+    assert result.ok and waits == [0.5] and len(api.of("webhook/send")) == 1
+    assert "robot-key" not in sender.slots("robot-key")[0].key

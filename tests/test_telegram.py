@@ -15,9 +15,12 @@ from typing import Any, Iterator
 
 import pytest
 
+from bot import health
 from bot.alerts.service import AlertService
+from bot.alerts.telegram_flow import CONVERSATION, StorePersistence
 from bot.alerts.worker import OutboxWorker
-from bot.channels.telegram import CallbackSigner, callback_key
+from bot.channels.telegram import CallbackSigner, TelegramInput, callback_key
+from bot.config import TelegramConfig
 from bot.fallback import TRUNCATED_NOTICE
 from bot.inbound import MAX_TEXT_CHARS
 from bot.ocr import MAX_IMAGE_BYTES, PROBLEMS
@@ -85,6 +88,8 @@ def chat(chat_id: int) -> dict[str, Any]:
 
 def message(text: str, chat_id: int, uid: int, **extra: Any) -> dict[str, Any]:
     n = next(_ids)
+    if text.startswith("/") and "entities" not in extra:  # Telegram marks a command it sees as a bot_command
+        extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
     return {"update_id": n, "message": {"message_id": n, "date": int(time.time()), "chat": chat(chat_id),
                                         "from": user(uid), "text": text, **extra}}
 
@@ -323,30 +328,16 @@ def test_429_is_waited_out_and_the_message_sent_once(telegram: dict, fake: FakeT
     assert attempts[1].at - attempts[0].at >= 1.0
 
 
-def test_5xx_is_retried(telegram: dict, fake: FakeTelegram) -> None:
-    fake.fail_next("sendMessage", 502, times=2)
+def test_5xx_is_not_sent_again(telegram: dict, fake: FakeTelegram) -> None:
+    """The one sender's policy: a 5xx answer may hide a delivery, so that message is never sent twice
+    (a refused 429 is waited out and resent, above); the next message goes out as usual."""
+    fake.fail_next("sendMessage", 502)
     post(telegram, message("谢谢你", 1010, 1010))
-    attempts = [c.status for c in fake.calls if c.method == "sendMessage" and int(c.params["chat_id"]) == 1010]
-    assert attempts == [502, 502, 200]
-
-
-def test_polling_mode_feeds_the_same_handler(trained_model: Path, action_server: str,
-                                             tmp_path: Path) -> None:
-    api = FakeTelegram().start()
-    credentials = tmp_path / "credentials.yml"
-    credentials.write_text(
-        "bot.channels.rest.SafeRestInput:\nbot.channels.telegram.TelegramInput:\n"
-        f'  token: "123456:TEST"\n  mode: polling\n  api_base_url: "{api.base_url}"\n', encoding="utf-8")
-    api.updates.append(message("刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户", 1011, 1011))
-    process, _ = start_rasa(trained_model, action_server, tmp_path, "rasa.log", credentials,
-                            env={"FRAUDBOT_DB_URL": f"sqlite:///{tmp_path / 'store.db'}"})
-    try:
-        assert api.wait_for(lambda: len(api.sent(1011)) >= 2, 60)
-        assert "安全账户" in "\n".join(c.params["text"] for c in api.sent(1011))
-        assert api.count("deleteWebhook") == 1
-    finally:
-        stop(process)
-        api.stop()
+    calls = [c for c in fake.calls if c.method == "sendMessage" and int(c.params["chat_id"]) == 1010]
+    assert calls and calls[0].status == 502
+    assert [c.params["text"] for c in calls].count(calls[0].params["text"]) == 1  # not sent a second time
+    post(telegram, message("你好", 1010, 1010))
+    assert "反诈助手" in texts(fake, 1010)[-1]
 
 
 # -- the door: replayed updates, forged buttons, long and odd texts ----------------------------
@@ -571,6 +562,65 @@ def test_other_files_still_get_the_note_of_what_the_bot_reads(telegram: dict, fa
     assert "只能看文字" in texts(fake, 1033)[-1] and downloads(fake, since) == []
 
 
+def test_store_persistence_is_shared_by_replicas_and_a_draft_is_taken_once(tmp_path: Path) -> None:
+    """Two processes' persistences on one store (no Rasa needed): what one writes the other reads, a
+    restarted one loads it, a resident's empty user_data is never written, and a draft is taken once."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    draft = {"alert_draft": {"token": "0123456789ab", "title": "标题", "body": "正文", "regions": "全部"}}
+
+    async def scenario() -> None:
+        first, second = StorePersistence(url), StorePersistence(url)
+        await first.update_conversation(CONVERSATION, (OFFICER, OFFICER), "confirm")
+        await first.update_user_data(OFFICER, draft)
+        await first.update_user_data(1001, {})  # a resident: nothing to keep
+        restarted = StorePersistence(url)
+        assert await restarted.get_conversations(CONVERSATION) == {(OFFICER, OFFICER): "confirm"}
+        assert await restarted.get_user_data() == {OFFICER: draft}
+        assert await second.conversation(CONVERSATION, (OFFICER, OFFICER)) == "confirm"
+        seen_first, seen_second = {"stale": True}, {}
+        await first.refresh_user_data(OFFICER, seen_first)
+        await second.refresh_user_data(OFFICER, seen_second)
+        assert seen_first == seen_second == draft
+        assert await second.take_user_data(OFFICER) is True  # one press takes the draft
+        assert await first.take_user_data(OFFICER) is False  # the other finds it gone
+        assert await StorePersistence(url).get_user_data() == {}
+        await second.update_conversation(CONVERSATION, (OFFICER, OFFICER), None)
+        assert await first.conversation(CONVERSATION, (OFFICER, OFFICER)) is None
+
+    asyncio.run(scenario())
+
+
+def test_telegram_unreachable_at_start_is_reported_and_tried_again(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa must come up for its other channels when Telegram does not answer: the channel says so and retries."""
+    monkeypatch.setenv("FRAUDBOT_DB_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    api = FakeTelegram().start()
+    api.fail_next("getMe", 502)
+    channel = TelegramInput(TelegramConfig(token="123456:TEST", api_base_url=api.base_url, webhook_secret=SECRET))
+
+    async def no_dialogue(_message: Any) -> None:
+        raise AssertionError("nothing was sent to the bot")
+
+    async def until_ready() -> None:
+        while not channel.ready:
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> None:
+        try:
+            assert await channel.open(no_dialogue, no_dialogue) is False
+            assert health.status()["problems"]["telegram"].startswith("cannot start")
+            await asyncio.wait_for(until_ready(), 10)  # the second attempt, a second later, finds Telegram
+            assert "telegram" not in health.status().get("problems", {})
+            assert api.count("getMe") == 2
+        finally:
+            await channel.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        api.stop()
+
+
 def test_callback_signer() -> None:
     signer = CallbackSigner(callback_key("123456:TEST"))
     data = signer.sign(OFFICER, "alert:confirm:0123456789ab")
@@ -582,3 +632,52 @@ def test_callback_signer() -> None:
     assert all(signer.verify(OFFICER, bad) is None for bad in ("", ":", "alert:confirm", data.rpartition(":")[2]))
     with pytest.raises(ValueError):
         signer.sign(OFFICER, "x" * 60)
+
+
+# -- a second process on the same store: polling, and an officer's draft in the store ---------------
+
+
+@pytest.fixture(scope="module")
+def polling(trained_model: Path, action_server: str, fake: FakeTelegram, telegram: dict[str, Any],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Another Rasa server, polling the same fake Bot API with PTB's Updater, on the first one's store."""
+    tmp = tmp_path_factory.mktemp("telegram-polling")
+    credentials = tmp / "credentials.yml"
+    credentials.write_text(
+        "bot.channels.rest.SafeRestInput:\nbot.channels.telegram.TelegramInput:\n"
+        f'  token: "123456:TEST"\n  mode: polling\n  api_base_url: "{fake.base_url}"\n', encoding="utf-8")
+    process, url = start_rasa(trained_model, action_server, tmp, "rasa.log", credentials,
+                              env={"FRAUDBOT_DB_URL": telegram["db"]})
+    try:
+        assert fake.wait_for(lambda: fake.count("getUpdates") >= 1, 60), "the second process never polled"
+        yield {"url": url, "log": tmp / "rasa.log"}
+    finally:
+        stop(process)
+
+
+def test_polling_mode_answers_a_private_message(polling: dict, fake: FakeTelegram) -> None:
+    fake.push_update(message("刚才有人自称公安局说我涉嫌洗钱，让我转到安全账户", 1011, 1011))
+    assert fake.wait_for(lambda: len(fake.sent(1011)) >= 2, 60)
+    assert "安全账户" in "\n".join(texts(fake, 1011)) and "96110" in "\n".join(texts(fake, 1011))
+    assert fake.count("deleteWebhook") == 1  # PTB's Updater drops a webhook before it polls
+
+
+def test_a_draft_begun_on_one_process_is_confirmed_on_another_once(telegram: dict, polling: dict,
+                                                                   fake: FakeTelegram) -> None:
+    """The second process was running before the draft existed: it reads the draft from the store."""
+    service = AlertService(telegram["db"])
+    buttons = _preview(telegram, fake)  # /alert, text, regions: through the first process's webhook
+    alerts_before, sent_before = len(service.recent(1000)), len(fake.sent(OFFICER))
+    fake.push_update({"update_id": next(_ids), "callback_query": {
+        "id": "cb-polled", "from": user(OFFICER), "chat_instance": "p", "data": buttons["确认发送"],
+        "message": bot_message(OFFICER)}})
+    assert fake.wait_for(lambda: len(fake.sent(OFFICER)) > sent_before, 60), "the second process did not answer"
+    confirmation = texts(fake, OFFICER)[-1]
+    assert "已提交" in confirmation
+    alert_id = int(re.search(r"#(\d+)", confirmation).group(1))
+    assert len(service.recent(1000)) == alerts_before + 1
+    assert service.status(alert_id)["channels"] == {"telegram": {"pending": 1}}  # queued once, for the one group
+
+    press(telegram, OFFICER, buttons["确认发送"])  # the same button on the first process: the draft is gone
+    assert "失效" in texts(fake, OFFICER)[-1]
+    assert len(service.recent(1000)) == alerts_before + 1

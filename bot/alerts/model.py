@@ -15,8 +15,9 @@ ROLES = ("officer", "admin")
 SEVERITIES = ("high", "medium", "low")
 
 # Outbox states. `sending` is written just before the request goes out; a row still in that
-# state after a crash may or may not have been delivered, and becomes `uncertain`: it is
-# never sent again on its own (no duplicate), and the report lists it.
+# state after its worker died may or may not have been delivered, and becomes `uncertain`: it
+# is never sent again on its own (no duplicate), and the report lists it. So does a request
+# that got no answer (a timeout, a lost connection, a 5xx).
 PENDING, SENDING, DELIVERED, FAILED, CANCELLED, UNCERTAIN = (
     "pending", "sending", "delivered", "failed", "cancelled", "uncertain")
 
@@ -58,6 +59,10 @@ outbox = Table(
     Column("last_error", String(512)),
     Column("message_id", String(64)),
     Column("updated_at", DateTime(timezone=True)),
+    # The worker that holds the row (pending: about to send it; sending: in flight) and until when
+    # (unix time) its claim lasts unless renewed: a claim that ran out belongs to a worker that is gone.
+    Column("claimed_by", String(64)),
+    Column("lease_until", Float),
     UniqueConstraint("alert_id", "channel", "chat_id", name="one_message_per_alert_and_target"),
 )
 

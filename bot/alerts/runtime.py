@@ -1,4 +1,9 @@
-"""Builds the senders the worker uses from the environment (one place for alert configuration)."""
+"""Builds the senders the worker uses from the environment (one place for alert configuration).
+
+The Telegram sender is the same class the Telegram channel uses
+(:class:`bot.senders.telegram.TelegramSender`), and both count in the same send budget
+(``FRAUDBOT_REDIS_URL``), so the bot's replies and the alerts keep Telegram's limits together.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import os
 
 from bot.config import TelegramConfig
 from bot.senders import Sender
-from bot.senders.telegram import TELEGRAM_OVERALL_PER_SECOND, TelegramGroupSender, alerts_bot
+from bot.senders.telegram import TelegramSender
 from bot.senders.wechat import (
     OfficialAccountMassSender,
     WeComAppChatSender,
@@ -21,10 +26,9 @@ async def senders_from_env() -> dict[str, Sender]:
     senders: dict[str, Sender] = {"wecom_robot": WeComRobotSender()}
     telegram = TelegramConfig.from_env()
     if telegram.token:
-        bot = alerts_bot(telegram.token, telegram.api_base_url)
-        await bot.initialize()
-        per_second = float(os.environ.get("ALERTS_TELEGRAM_PER_SECOND", TELEGRAM_OVERALL_PER_SECOND))
-        senders["telegram"] = TelegramGroupSender(bot, overall_per_second=per_second)
+        sender = TelegramSender.from_config(telegram)
+        await sender.bot.initialize()
+        senders["telegram"] = sender
     if os.environ.get("WECOM_CORP_ID") and os.environ.get("WECOM_SECRET"):
         senders["wecom_appchat"] = WeComAppChatSender(wecom_client(os.environ["WECOM_CORP_ID"],
                                                                    os.environ["WECOM_SECRET"]))

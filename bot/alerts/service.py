@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from bot.alerts.model import CANCELLED, PENDING, ROLES, SEVERITIES, alerts, audit_log, officers, outbox
 from bot.config import database_url
 from bot.inbound import normalise
-from bot.store import GroupRegistry, engine, groups, metadata, now
+from bot.store import GroupRegistry, engine, groups, now
 from core.knowledge import scenarios
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,6 @@ class AlertService:
 
     def __init__(self, url: str | None = None) -> None:
         self.engine = engine(url or database_url())
-        metadata.create_all(self.engine)  # the alert tables, also on a store created before them
         self.registry = GroupRegistry(url)
 
     # -- roster --------------------------------------------------------------------------------

@@ -1,17 +1,24 @@
-"""Telegram channel on python-telegram-bot 22: private consultations, quiet group helper, group registry.
+"""Telegram channel on python-telegram-bot 22's ``Application``: private consultations, quiet group helper,
+group registry, the officers' /alert.
 
 Rasa's built-in Telegram channel (aiogram 2) shares one conversation per group and breaks
-proactive messages, so this connector is our own and has its own name, ``telegram_bot``:
+proactive messages, so this connector is our own and has its own name, ``telegram_bot``. It
+runs inside the Rasa server: a PTB ``Application`` (handlers, persistence, no JobQueue) is
+initialised and started on the server's event loop before it serves, and stopped after. Updates
+reach it two ways, both handled by the same handlers:
 
-- webhook ``/webhooks/telegram_bot/webhook``, checked against ``X-Telegram-Bot-Api-Secret-Token``;
-- polling (``TELEGRAM_MODE=polling``, ``make telegram``) for development without a public URL;
-  both feed :meth:`TelegramBridge.handle`.
+- webhook ``/webhooks/telegram_bot/webhook`` (production), checked against
+  ``X-Telegram-Bot-Api-Secret-Token`` and handed to ``Application.process_update`` (the
+  Application is built with ``updater(None)``, as PTB documents for a custom web server);
+- long polling (``TELEGRAM_MODE=polling``, ``make telegram``) by PTB's ``Updater``, started on
+  the same loop. ``Application.run_polling`` would want the event loop to itself, and here the
+  Rasa server owns it (PTB: "unsuitable when combining PTB with other asyncio frameworks").
 
 Private chats go to Rasa message by message. In groups the bot is quiet: it answers when
 mentioned, when replied to, or on ``/check``; it warns on its own only about forwarded or
 long messages that are high risk by evidence (a demand or a known scam script, never the
-topic alone) with high confidence. Each resident keeps their own
-conversation inside a group (sender ``tg:<chat>:<user>``); replies go to the group.
+topic alone) with high confidence. Each resident keeps their own conversation inside a group
+(sender ``tg:<chat>:<user>``); replies go to the group.
 
 A photo (or an image sent as a file) is read like its text (:mod:`bot.channels.pictures`):
 in a private chat always, in a group only when the bot is asked (``/check`` in reply to it,
@@ -19,11 +26,13 @@ a caption that mentions the bot, a reply to the bot); the group's auto-warning n
 pictures. The largest size Telegram offers within the reader's limit is downloaded into
 memory, never to disk. Other media (stickers, voice…) get the note of what the bot reads.
 
-At the door: an update already handled (same ``update_id``, Telegram redelivering or a
-replay) is acknowledged and dropped; every text goes through :func:`bot.inbound.clean_text`
-(a cut-off text is answered, then told only the first part was read); buttons that act
-(the officer's alert confirm/cancel) carry an HMAC (:class:`CallbackSigner`), so forged
-callback data changes nothing. Logs carry ids and lengths, never a resident's words.
+At the door: an update already handled (same ``update_id``, Telegram redelivering or a replay)
+is dropped by the first handler group; every text goes through :func:`bot.inbound.clean_text`
+(a cut-off text is answered, then told only the first part was read). The officers' /alert is
+:mod:`bot.alerts.telegram_flow`; its buttons carry an HMAC (:class:`CallbackSigner`). Every
+message the bot sends goes through the one Telegram sender (:class:`bot.senders.telegram.TelegramSender`:
+shared budget, one retry policy). Database calls run in threads, off the server's loop. Logs
+carry ids and lengths, never a resident's words.
 """
 
 from __future__ import annotations
@@ -34,36 +43,40 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
-from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from telegram import (
-    Bot,
-    Document,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    PhotoSize,
-    ReplyParameters,
-    Update,
-)
+from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, Message, PhotoSize, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
-from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BasePersistence,
+    CallbackContext,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from bot.alerts.service import AlertService, InvalidAlert, Refused
+from bot import health
+from bot.alerts.service import AlertService
+from bot.alerts.telegram_flow import AlertFlow, StorePersistence
 from bot.channels.pictures import answer_picture
 from bot.channels.seen import SeenMessages
 from bot.config import TelegramConfig
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, failure, hotline_fallback_text, response_text, with_safety_net
-from bot.inbound import MAX_TEXT_CHARS, clean_text, normalise
+from bot.inbound import MAX_TEXT_CHARS, clean_text
 from bot.nlu_client import case_from_parse
 from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED
+from bot.senders import DeliveryResult
+from bot.senders.telegram import TelegramSender
 from bot.store import GroupRegistry
 from core.knowledge import scenarios
 from core.replies import explain_scenario
@@ -73,28 +86,21 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "telegram_bot"
 REGISTRY_CHANNEL = "telegram"
+HEALTH_COMPONENT = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
-SEND_ATTEMPTS = 4
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 DETAILS_PREFIX = "s_"
-ALERT_CALLBACK = "alert:"
 CALLBACK_BYTES = 64  # Telegram's limit on callback_data
 UPDATE_MEMORY = 20_000  # update ids remembered for de-duplication
 UPDATE_TTL = 24 * 3600  # Telegram keeps an undelivered update for 24 hours
+START_RETRY_MAX = 60.0  # seconds between attempts to reach Telegram at start-up, at most
 LIKE_THIS = re.compile(r"像这个|像这种|是这个|是这种|这个是不是|通报里")
+MESSAGES = filters.UpdateType.MESSAGE  # new messages only: an edit is not a new question
 
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
 Picture = PhotoSize | Document
-
-
-@dataclass
-class AlertDraft:
-    """An alert an officer is writing step by step in a private chat."""
-
-    title: str | None = None
-    body: str | None = None
-    regions: str | None = None
-    token: str = field(default_factory=lambda: secrets.token_hex(6))  # which preview a button belongs to
+Handler = Callable[[Update, CallbackContext], Awaitable[Any]]
 
 
 def sender_id(chat_id: int, user_id: int | None, group: bool) -> str:
@@ -181,35 +187,45 @@ def keyboard(buttons: list[dict[str, Any]] | None) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-class TelegramSender:
-    """Sends through the Bot API within Telegram's flood limits, retrying what can be retried.
+async def send(sender: TelegramSender, chat_id: int, text: str, buttons: list[dict[str, Any]] | None = None,
+               reply_to: int | None = None) -> DeliveryResult:
+    """One message through the one sender, Rasa-style buttons as an inline keyboard; a failure is logged."""
+    result = await sender.send_message(chat_id, text, reply_markup=keyboard(buttons), reply_to_message_id=reply_to)
+    if not result.ok:
+        logger.warning("message to %s not delivered: %s", chat_id, result.error)
+    return result
 
-    PTB's AIORateLimiter keeps ~30 messages/s overall and 20/min per group and waits out
-    ``RetryAfter``; network errors and 5xx answers are retried here with backoff.
+
+class StoredApplication(Application):
+    """A PTB Application that writes its persistence right after each update.
+
+    PTB writes persistence every ``update_interval`` seconds; an officer's draft must be in the
+    store before Telegram gets its answer, so that a restart or another replica finds it.
     """
 
-    def __init__(self, bot: Bot, backoff: float = 0.5) -> None:
-        self.bot = bot
-        self._backoff = backoff
+    async def process_update(self, update: object) -> None:
+        await super().process_update(update)
+        try:
+            await self.update_persistence()
+        except Exception as error:  # the store is down: the update was handled, its draft step is not kept
+            health.degraded("telegram_persistence", failure(error))
+        else:
+            health.recovered("telegram_persistence")
 
-    async def send(self, chat_id: int, text: str, buttons: list[dict[str, Any]] | None = None,
-                   reply_to: int | None = None) -> Message | None:
-        """Send one message; None if Telegram refuses it for good (bot blocked, chat gone)."""
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-                return await self.bot.send_message(chat_id, text[:4096], reply_markup=keyboard(buttons),
-                                                   reply_parameters=reply)
-            except RetryAfter as error:  # only when the rate limiter gave up retrying
-                await asyncio.sleep(float(getattr(error, "retry_after", 1) or 1))
-            except (TimedOut, NetworkError) as error:
-                logger.warning("send to %s failed (attempt %d): %s", chat_id, attempt, error)
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-            except Forbidden as error:
-                logger.warning("chat %s refuses messages: %s", chat_id, error)
-                return None
-        logger.error("gave up sending to %s after %d attempts", chat_id, SEND_ATTEMPTS)
-        return None
+
+def build_application(config: TelegramConfig, persistence: BasePersistence, polling: bool) -> Application:
+    """The Application for ``config``: PTB's Updater only for polling (a webhook is fed by our route).
+
+    httpx, under PTB, logs every request's URL at INFO, and a Bot API URL holds the bot token:
+    its log is kept to warnings (PTB's own examples do the same).
+    """
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    builder = (Application.builder().application_class(StoredApplication).token(config.token)
+               .base_url(config.api_base_url).base_file_url(file_base_url(config.api_base_url))
+               .persistence(persistence).job_queue(None))
+    if not polling:
+        builder = builder.updater(None)
+    return builder.build()
 
 
 class TelegramOutput(OutputChannel):
@@ -224,15 +240,15 @@ class TelegramOutput(OutputChannel):
         self._reply_to = reply_to
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self._sender.send(chat_of(recipient_id), text, reply_to=self._reply_to)
+        await send(self._sender, chat_of(recipient_id), text, reply_to=self._reply_to)
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
                                      **kwargs: Any) -> None:
-        await self._sender.send(chat_of(recipient_id), text, buttons, reply_to=self._reply_to)
+        await send(self._sender, chat_of(recipient_id), text, buttons, reply_to=self._reply_to)
 
 
-class TelegramBridge:
-    """Turns Telegram updates into Rasa messages and Rasa replies into Telegram messages."""
+class TelegramHandlers:
+    """What the bot does with each kind of update, as PTB handlers (:meth:`register`)."""
 
     def __init__(self, config: TelegramConfig, sender: TelegramSender, registry: GroupRegistry,
                  on_new_message: OnNewMessage, parse: Parse, alerts: AlertService | None = None) -> None:
@@ -241,65 +257,80 @@ class TelegramBridge:
         self.registry = registry
         self._on_new_message = with_safety_net(on_new_message)
         self._parse = parse
-        self.alerts = alerts or AlertService()
-        self._drafts: dict[int, AlertDraft] = {}  # officer's user id -> alert being written
-        self._updates = SeenMessages(ttl=UPDATE_TTL, limit=UPDATE_MEMORY)
+        self._updates = SeenMessages(ttl=UPDATE_TTL, limit=UPDATE_MEMORY, namespace="telegram:update")
         self.signer = CallbackSigner(callback_key(config.token))
+        self.flow = AlertFlow(alerts or AlertService(), self.signer, self.send)
+        self._commands: dict[str, Handler] = {"start": self._start, "help": self._help, "check": self._check,
+                                              "quiet": self._quiet, "autowarn": self._autowarn}
 
     @property
-    def bot(self) -> Bot:
+    def bot(self) -> Any:
         return self.sender.bot
 
-    async def handle(self, data: Any) -> None:
-        """Handle one raw update (a dict from the webhook or getUpdates); never raises."""
-        try:
-            update = Update.de_json(data, self.bot) if isinstance(data, dict) else None
-        except Exception as error:  # PTB raises many kinds on malformed input; none may escape
-            logger.warning("ignoring malformed update: %s", type(error).__name__)
-            return
-        if update is None:
-            logger.warning("ignoring update that is not an object")
-            return
+    async def send(self, chat_id: int, text: str, buttons: list[dict[str, Any]] | None = None,
+                   reply_to: int | None = None) -> DeliveryResult:
+        return await send(self.sender, chat_id, text, buttons, reply_to)
+
+    def register(self, application: Application) -> None:
+        """Handler groups run in order, one handler each: -3 drops replays, -2 records groups, -1 reads an
+        officer's draft state from the store; group 0 answers."""
+        application.add_handler(TypeHandler(Update, self._first_time), group=-3)
+        application.add_handler(MessageHandler(MESSAGES & filters.ChatType.GROUPS, self._remember_group), group=-2)
+        application.add_handler(self.flow.refresher(), group=-1)
+        application.add_handlers([
+            ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER),
+            *self.flow.handlers(),
+            CallbackQueryHandler(self._button),
+            *(CommandHandler(name, callback, MESSAGES) for name, callback in self._commands.items()),
+            MessageHandler(MESSAGES, self._message),
+        ])
+        application.add_error_handler(self._error)
+
+    # -- the door ---------------------------------------------------------------------------
+
+    async def _first_time(self, update: Update, _context: CallbackContext) -> None:
         if not self._updates.first_time(update.update_id):
             logger.info("update %s already handled; ignored", update.update_id)
-            return
-        try:
-            if update.my_chat_member:
-                self._membership(update)
-            elif update.callback_query:
-                await self._button(update)
-            elif update.message:
-                await self._message(update.message)
-        except Exception as error:
-            logger.error("update %s failed: %s", update.update_id, failure(error))
+            raise ApplicationHandlerStop
+
+    async def _remember_group(self, update: Update, _context: CallbackContext) -> None:
+        """A group the bot hears from is in the registry, even if it joined before the registry existed."""
+        chat = update.effective_chat
+        await asyncio.to_thread(self._record_if_new, str(chat.id), chat.title or "")
+
+    def _record_if_new(self, chat_id: str, title: str) -> None:
+        if self.registry.get(REGISTRY_CHANNEL, chat_id) is None:
+            self.registry.record(REGISTRY_CHANNEL, chat_id, title)
+
+    async def _error(self, update: object, context: CallbackContext) -> None:
+        update_id = update.update_id if isinstance(update, Update) else None
+        logger.error("update %s failed: %s", update_id, failure(context.error) if context.error else "?")
 
     # -- membership -------------------------------------------------------------------------
 
-    def _membership(self, update: Update) -> None:
+    async def _membership(self, update: Update, _context: CallbackContext) -> None:
         change = update.my_chat_member
         chat = change.chat
         if chat.type not in GROUP_TYPES:
             return
         status = change.new_chat_member.status
         if status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
-            self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
+            await asyncio.to_thread(self.registry.record, REGISTRY_CHANNEL, str(chat.id), chat.title or "")
             logger.info("joined group %s", chat.id)
         elif status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-            self.registry.retire(REGISTRY_CHANNEL, str(chat.id))
+            await asyncio.to_thread(self.registry.retire, REGISTRY_CHANNEL, str(chat.id))
             logger.info("left group %s", chat.id)
 
     # -- buttons ----------------------------------------------------------------------------
 
-    async def _button(self, update: Update) -> None:
+    async def _button(self, update: Update, _context: CallbackContext) -> None:
+        """A Rasa button pressed: its payload goes to Rasa as the resident's next message."""
         query = update.callback_query
         try:
             await query.answer()
         except TelegramError as error:
-            logger.warning("could not answer callback: %s", error)
+            logger.warning("could not answer callback: %s", type(error).__name__)
         if not query.data or query.message is None:
-            return
-        if query.data.startswith(ALERT_CALLBACK):
-            await self._alert_decision(query.message.chat.id, query.from_user.id, query.data)
             return
         payload = clean_text(query.data).text
         if not payload:
@@ -309,39 +340,109 @@ class TelegramBridge:
         await self._to_rasa(payload, chat.id, query.from_user.id, group,
                             reply_to=query.message.message_id if group else None)
 
+    # -- commands ---------------------------------------------------------------------------
+
+    async def _start(self, update: Update, _context: CallbackContext) -> None:
+        message, group, user_id = _where(update)
+        argument = _argument(message)
+        if argument.startswith(DETAILS_PREFIX):
+            await self._details(message.chat.id, argument[len(DETAILS_PREFIX):].strip())
+        else:
+            await self._to_rasa("/greet", message.chat.id, user_id, group, message.message_id if group else None)
+
+    async def _help(self, update: Update, _context: CallbackContext) -> None:
+        message, group, user_id = _where(update)
+        await self._to_rasa("/ask_what_bot_can_do", message.chat.id, user_id, group,
+                            message.message_id if group else None)
+
+    async def _check(self, update: Update, _context: CallbackContext) -> None:
+        """/check: the message replied to (its text or picture), a picture sent with it, or the text after it."""
+        message, group, user_id = _where(update)
+        chat_id, replied = message.chat.id, message.reply_to_message
+        own = message.message_id if group else None
+        reply_to = replied.message_id if replied else own
+        picture = picture_of(replied if replied else message)  # the picture replied to, or sent with /check
+        if picture is not None:
+            await self._read_picture(picture, chat_id, user_id, group, reply_to=reply_to)
+            return
+        target = clean_text(replied.text or replied.caption or "") if replied else None
+        text = target.text if target else _argument(message)
+        truncated = target.truncated if target else clean_text(message.text or message.caption or "").truncated
+        if not text.strip():
+            await self.send(chat_id, response_text("utter_check_usage"), reply_to=own)
+        else:
+            await self._to_rasa(text, chat_id, user_id, group, reply_to=reply_to, truncated=truncated)
+
+    async def _quiet(self, update: Update, context: CallbackContext) -> None:
+        await self._switch_autowarn(update, enabled=False)
+
+    async def _autowarn(self, update: Update, context: CallbackContext) -> None:
+        await self._switch_autowarn(update, enabled=True)
+
+    async def _switch_autowarn(self, update: Update, enabled: bool) -> None:
+        """/quiet and /autowarn, for a group's administrators; in a private chat just a message to Rasa."""
+        message, group, user_id = _where(update)
+        chat_id = message.chat.id
+        if not group:
+            cleaned = clean_text(message.text or message.caption or "")
+            await self._to_rasa(cleaned.text, chat_id, user_id, group=False, truncated=cleaned.truncated)
+            return
+        try:
+            member = await self.bot.get_chat_member(chat_id, user_id or 0)
+            is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        except TelegramError as error:
+            logger.warning("could not check admin rights in %s: %s", chat_id, type(error).__name__)
+            is_admin = False
+        if not is_admin:
+            await self.send(chat_id, response_text("utter_admins_only"), reply_to=message.message_id)
+            return
+        await asyncio.to_thread(self.registry.set_autowarn, REGISTRY_CHANNEL, str(chat_id), enabled)
+        text = response_text("utter_autowarn_on" if enabled else "utter_autowarn_off")
+        await self.send(chat_id, text, reply_to=message.message_id)
+
+    async def _command_text(self, update: Update, context: CallbackContext, text: str, truncated: bool) -> None:
+        """A text that is a command only once cleaned (invisible characters before the slash, or a
+        picture's caption), or a command none of ours takes: ours are run, others go to Rasa in private."""
+        message, group, user_id = _where(update)
+        head = text[1:].split(maxsplit=1)[0] if text[1:].strip() else ""
+        name, _, target = head.partition("@")
+        if target and target.lower() != (self.bot.username or "").lower():
+            return  # a command for another bot in the group
+        command = self._commands.get(name.lower())
+        if command is not None:
+            context.args = _argument(message).split()
+            await command(update, context)
+        elif not group:
+            await self._to_rasa(text, message.chat.id, user_id, group=False, truncated=truncated)
+
     # -- messages ---------------------------------------------------------------------------
 
-    async def _message(self, message: Message) -> None:
+    async def _message(self, update: Update, context: CallbackContext) -> None:
+        message, group, user_id = _where(update)
         chat = message.chat
-        group = chat.type in GROUP_TYPES
-        registered = self.registry.get(REGISTRY_CHANNEL, str(chat.id)) if group else None
-        if group and registered is None:
-            self.registry.record(REGISTRY_CHANNEL, str(chat.id), chat.title or "")
-        raw = message.text or message.caption or ""
-        cleaned = clean_text(raw)
+        cleaned = clean_text(message.text or message.caption or "")
         text, truncated = cleaned.text, cleaned.truncated
-        user_id = message.from_user.id if message.from_user else None
         picture = picture_of(message)
-        if not group and user_id in self._drafts and not text.startswith("/"):
-            await self._alert_step(chat.id, user_id, normalise(raw))  # an officer's alert is not cut
-        elif text.startswith("/"):
-            await self._command(message, text, group, user_id, truncated)
+        if text.startswith("/"):
+            await self._command_text(update, context, text, truncated)
         elif picture is not None and not group:
             await self._read_picture(picture, chat.id, user_id, group=False)
         elif picture is not None and self._addressed(message):
             await self._read_picture(picture, chat.id, user_id, group=True, reply_to=message.message_id,
-                                     alert=self._alert_context(message, text))
+                                     alert=await self._alert_context(message, text))
         elif not text.strip():
             if not group:
-                await self.sender.send(chat.id, response_text("utter_not_text"))
+                await self.send(chat.id, response_text("utter_not_text"))
         elif not group:
             await self._to_rasa(text, chat.id, user_id, group=False, truncated=truncated)
         elif self._addressed(message):
             await self._to_rasa(self._without_mention(text), chat.id, user_id, group=True,
-                                reply_to=message.message_id, alert=self._alert_context(message, text),
+                                reply_to=message.message_id, alert=await self._alert_context(message, text),
                                 truncated=truncated)
-        elif registered is None or registered.autowarn:
-            await self._maybe_warn(message, text)
+        else:
+            registered = await asyncio.to_thread(self.registry.get, REGISTRY_CHANNEL, str(chat.id))
+            if registered is None or registered.autowarn:
+                await self._maybe_warn(message, text)
 
     def _addressed(self, message: Message) -> bool:
         """Mentioned by @username (in the text or a picture's caption), or a reply to one of the bot's messages."""
@@ -361,149 +462,16 @@ class TelegramBridge:
         stripped = re.sub(rf"@{re.escape(self.bot.username)}", "", text, flags=re.IGNORECASE).strip()
         return stripped or "/greet"
 
-    async def _command(self, message: Message, text: str, group: bool, user_id: int | None,
-                       truncated: bool = False) -> None:
-        head, _, rest = text.partition(" ")
-        command, _, target = head[1:].partition("@")
-        if target and target.lower() != (self.bot.username or "").lower():
-            return  # a command for another bot in the group
-        chat_id = message.chat.id
-        reply_to = message.message_id if group else None
-        command = command.lower()
-        if command == "start":
-            if rest.startswith(DETAILS_PREFIX):
-                await self._details(chat_id, rest[len(DETAILS_PREFIX):].strip())
-            else:
-                await self._to_rasa("/greet", chat_id, user_id, group, reply_to)
-        elif command == "help":
-            await self._to_rasa("/ask_what_bot_can_do", chat_id, user_id, group, reply_to)
-        elif command == "check":
-            replied = message.reply_to_message
-            picture = picture_of(replied if replied else message)  # the picture replied to, or sent with /check
-            if picture is not None:
-                await self._read_picture(picture, chat_id, user_id, group,
-                                         reply_to=replied.message_id if replied else reply_to)
-                return
-            target = clean_text(replied.text or replied.caption or "") if replied else None
-            target_text = target.text if target else rest
-            if not target_text.strip():
-                await self.sender.send(chat_id, response_text("utter_check_usage"), reply_to=reply_to)
-            else:
-                await self._to_rasa(target_text, chat_id, user_id, group,
-                                    reply_to=replied.message_id if replied else reply_to,
-                                    truncated=target.truncated if target else truncated)
-        elif command in ("quiet", "autowarn") and group:
-            await self._set_autowarn(message, enabled=command == "autowarn")
-        elif command == "alert":
-            await self._alert(message, user_id)
-        elif command == "cancel" and user_id in self._drafts:
-            self._drafts.pop(user_id, None)
-            await self.sender.send(chat_id, "已取消，本次通报没有发出。")
-        elif command == "alert_status" and not group:
-            await self._alert_status(chat_id, user_id, rest)
-        elif not group:
-            await self._to_rasa(text, chat_id, user_id, group=False, truncated=truncated)
-
-    async def _set_autowarn(self, message: Message, enabled: bool) -> None:
-        chat_id = message.chat.id
-        user_id = message.from_user.id if message.from_user else 0
-        try:
-            member = await self.bot.get_chat_member(chat_id, user_id)
-            is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-        except TelegramError as error:
-            logger.warning("could not check admin rights in %s: %s", chat_id, error)
-            is_admin = False
-        if not is_admin:
-            await self.sender.send(chat_id, response_text("utter_admins_only"), reply_to=message.message_id)
-            return
-        self.registry.set_autowarn(REGISTRY_CHANNEL, str(chat_id), enabled)
-        text = response_text("utter_autowarn_on" if enabled else "utter_autowarn_off")
-        await self.sender.send(chat_id, text, reply_to=message.message_id)
-
-    async def _alert(self, message: Message, user_id: int | None) -> None:
-        """/alert: a guided alert for officers on the roster, in a private chat only."""
-        try:
-            if message.chat.type != ChatType.PRIVATE:
-                raise Refused("请在和我的私聊里发布警情通报。")
-            self.alerts.authorize("telegram", user_id)
-        except Refused as refusal:
-            await self.sender.send(message.chat.id, str(refusal), reply_to=message.message_id)
-            return
-        self._drafts[user_id] = AlertDraft()
-        await self.sender.send(message.chat.id, "请发送通报内容：第一行是标题，下面是正文。\n随时发送 /cancel 取消。")
-
-    async def _alert_step(self, chat_id: int, user_id: int, text: str) -> None:
-        draft = self._drafts[user_id]
-        if draft.title is None:
-            title, _, body = text.strip().partition("\n")
-            if not body.strip():
-                await self.sender.send(chat_id, "第一行是标题，下面要有正文。请重新发送。")
-                return
-            draft.title, draft.body = title.strip(), body.strip()
-            await self.sender.send(chat_id, "发往哪些地区？请回复地区名，多个用逗号分开；发往所有群请回复“全部”。")
-        elif draft.regions is None:
-            draft.regions = text.strip()
-            count = self.alerts.count_targets(draft.regions)
-            preview = f"【警情通报】{draft.title}\n\n{draft.body}"
-            buttons = [{"title": "确认发送", "payload": self._alert_button(user_id, draft, "confirm")},
-                       {"title": "取消", "payload": self._alert_button(user_id, draft, "cancel")}]
-            await self.sender.send(chat_id, f"预览：\n\n{preview}\n\n发往：{draft.regions}（共 {count} 个群）", buttons)
-
-    def _alert_button(self, user_id: int, draft: AlertDraft, action: str) -> str:
-        """Signed callback data of a preview's button: only this officer, only this draft."""
-        return self.signer.sign(user_id, f"{ALERT_CALLBACK}{action}:{draft.token}")
-
-    async def _alert_decision(self, chat_id: int, user_id: int, data: str) -> None:
-        verified = self.signer.verify(user_id, data)
-        if verified is None:
-            logger.warning("forged alert button from user %s refused (%d bytes)", user_id, len(data.encode()))
-            return
-        action, _, token = verified[len(ALERT_CALLBACK):].partition(":")
-        draft = self._drafts.get(user_id)
-        if draft is None or draft.regions is None or draft.token != token:
-            await self.sender.send(chat_id, "这个按钮已经失效了。要发通报，请重新发送 /alert。")
-            return
-        self._drafts.pop(user_id, None)
-        if action != "confirm":
-            await self.sender.send(chat_id, "已取消，本次通报没有发出。")
-            return
-        try:
-            officer = self.alerts.authorize("telegram", user_id)
-            alert_id = self.alerts.create(officer, draft.title, draft.body, draft.regions,
-                                          expires_at=self.alerts.expires_in(72))
-        except (Refused, InvalidAlert) as error:
-            await self.sender.send(chat_id, str(error))
-            return
-        await self.sender.send(chat_id, f"已提交，编号 #{alert_id}，正在推送。"
-                                        f"发送 /alert_status {alert_id} 查看送达情况。")
-
-    async def _alert_status(self, chat_id: int, user_id: int | None, argument: str) -> None:
-        try:
-            self.alerts.authorize("telegram", user_id)
-            report = self.alerts.status(int(argument.strip()))
-        except Refused as refusal:
-            await self.sender.send(chat_id, str(refusal))
-            return
-        except (InvalidAlert, ValueError):
-            await self.sender.send(chat_id, "请写上通报编号，例如 /alert_status 12")
-            return
-        names = {"delivered": "已送达", "pending": "待发送", "sending": "发送中", "failed": "失败",
-                 "cancelled": "已取消", "uncertain": "不确定是否送达"}
-        lines = [f"通报 #{report['id']}《{report['title']}》" + ("（已撤回）" if report["recalled"] else "")]
-        for channel, states in report["channels"].items():
-            counts = "，".join(f"{names.get(state, state)} {count}" for state, count in states.items())
-            lines.append(f"· {channel}：{counts}")
-        lines += [f"  失败：{p['chat_id']} {p['last_error']}" for p in report["problems"][:10]]
-        await self.sender.send(chat_id, "\n".join(lines))
-
-    def _alert_context(self, message: Message, text: str) -> dict[str, Any] | None:
+    async def _alert_context(self, message: Message, text: str) -> dict[str, Any] | None:
         """The police alert a resident is asking about: the one replied to, or the group's latest for 像这个吗."""
+        alerts, chat_id = self.flow.service, str(message.chat.id)
         replied = message.reply_to_message
         alert = None
         if replied is not None:
-            alert = self.alerts.alert_for_message(REGISTRY_CHANNEL, str(message.chat.id), str(replied.message_id))
+            alert = await asyncio.to_thread(alerts.alert_for_message, REGISTRY_CHANNEL, chat_id,
+                                            str(replied.message_id))
         if alert is None and LIKE_THIS.search(text):
-            alert = self.alerts.latest_for(REGISTRY_CHANNEL, str(message.chat.id))
+            alert = await asyncio.to_thread(alerts.latest_for, REGISTRY_CHANNEL, chat_id)
         return {"id": alert.id, "title": alert.title, "scenario": alert.scenario} if alert else None
 
     async def _details(self, chat_id: int, scenario: str) -> None:
@@ -512,7 +480,7 @@ class TelegramBridge:
             await self._to_rasa("/greet", chat_id, None, group=False)
             return
         for text in explain_scenario(scenario):
-            await self.sender.send(chat_id, text)
+            await self.send(chat_id, text)
 
     async def _maybe_warn(self, message: Message, text: str) -> None:
         """Warn the group (auto-warning on) about a forwarded or long message that is clearly a scam:
@@ -528,8 +496,8 @@ class TelegramBridge:
         logger.info("auto-warning in %s: %s", message.chat.id, case.scenario)
         warning = response_text("utter_group_warning").format(scenario_name=info.name)
         details = f"https://t.me/{self.bot.username}?start={DETAILS_PREFIX}{case.scenario}"
-        buttons = [{"title": "查看详情", "url": details}]
-        await self.sender.send(message.chat.id, warning, buttons, reply_to=message.message_id)
+        await self.send(message.chat.id, warning, [{"title": "查看详情", "url": details}],
+                        reply_to=message.message_id)
 
     # -- pictures ---------------------------------------------------------------------------
 
@@ -579,7 +547,7 @@ class TelegramBridge:
         if truncated:
             replies = [*replies, {"text": TRUNCATED_NOTICE}]
         for reply in replies:
-            await self.sender.send(chat_id, reply.get("text") or "", reply.get("buttons"), reply_to=reply_to)
+            await self.send(chat_id, reply.get("text") or "", reply.get("buttons"), reply_to=reply_to)
         logger.debug("answered %s (%d characters%s)", conversation, len(text),
                      f", cut at {MAX_TEXT_CHARS}" if truncated else "")
 
@@ -593,8 +561,21 @@ class TelegramBridge:
         return kept
 
 
+def _where(update: Update) -> tuple[Message, bool, int | None]:
+    """The message of an update, whether it is in a group, and who wrote it."""
+    message = update.effective_message
+    user = update.effective_user
+    return message, message.chat.type in GROUP_TYPES, user.id if user else None
+
+
+def _argument(message: Message) -> str:
+    """What follows a command (``/check 这条短信…`` → ``这条短信…``), cleaned like any text."""
+    parts = clean_text(message.text or message.caption or "").text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
 class TelegramInput(InputChannel):
-    """The Rasa connector: configuration, webhook route, bot start-up and polling."""
+    """The Rasa connector: configuration, the Application's life on the server's loop, the webhook route."""
 
     @classmethod
     def name(cls) -> str:
@@ -606,53 +587,41 @@ class TelegramInput(InputChannel):
 
     def __init__(self, config: TelegramConfig) -> None:
         self.config = config
-        self.sender: TelegramSender | None = None
-        self._polling: asyncio.Task | None = None
+        self.application: Application | None = None
+        self.handlers: TelegramHandlers | None = None
+        self.ready = False
+        self._retry: asyncio.Task | None = None
+        self._on_new_message: OnNewMessage | None = None
+        self._parse: Parse | None = None
 
-    def _make_bot(self) -> ExtBot:
-        return ExtBot(self.config.token, base_url=self.config.api_base_url,
-                      base_file_url=file_base_url(self.config.api_base_url),
-                      rate_limiter=AIORateLimiter(max_retries=3))
+    @property
+    def polling(self) -> bool:
+        return self.config.mode == "polling"
 
     def get_output_channel(self) -> OutputChannel | None:
-        return TelegramOutput(self.sender) if self.sender else None
+        return TelegramOutput(self.handlers.sender) if self.handlers and self.ready else None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = Blueprint("telegram_bot_webhook", __name__)
-        state: dict[str, TelegramBridge] = {}
 
-        @blueprint.listener("after_server_start")
+        @blueprint.listener("before_server_start")
         async def start(app: Any, _loop: Any) -> None:
             if not self.config.token:
                 logger.warning("TELEGRAM_BOT_TOKEN not set: the Telegram channel is off")
                 return
-            bot = self._make_bot()
-            await bot.initialize()
-            self.sender = TelegramSender(bot)
 
             async def parse(text: str) -> dict[str, Any]:
                 return await app.ctx.agent.parse_message(text)
 
-            state["bridge"] = TelegramBridge(self.config, self.sender, GroupRegistry(), on_new_message, parse)
-            if self.config.mode == "polling":
-                await bot.delete_webhook()
-                self._polling = asyncio.create_task(self._poll(state["bridge"]))
-            elif self.config.public_url:
-                await bot.set_webhook(f"{self.config.public_url}/webhooks/{CHANNEL}/webhook",
-                                      secret_token=self.config.webhook_secret or None,
-                                      allowed_updates=["message", "callback_query", "my_chat_member"])
-            logger.info("Telegram bot @%s ready (%s)", bot.username, self.config.mode)
+            await self.open(on_new_message, parse)
 
-        @blueprint.listener("before_server_stop")
+        @blueprint.listener("after_server_stop")
         async def stop(_app: Any, _loop: Any) -> None:
-            if self._polling:
-                self._polling.cancel()
-            if self.sender:
-                await self.sender.bot.shutdown()
+            await self.close()
 
         @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if state else "off"})
+        async def health_check(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.ready else "off"})
 
         @blueprint.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
@@ -661,34 +630,102 @@ class TelegramInput(InputChannel):
             if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
                 logger.warning("webhook call with a wrong or missing secret token refused")
                 return response.text("forbidden", status=403)
-            bridge = state.get("bridge")
-            if bridge is None:
-                return response.text("telegram channel not configured", status=503)
+            if self.application is None or not self.ready:
+                return response.text("telegram channel not ready", status=503)
             try:
                 data = request.json
             except Exception:  # malformed JSON: acknowledged so Telegram does not resend it
                 logger.warning("webhook body is not JSON; ignored")
                 return response.text("ok")
-            await bridge.handle(data)
+            update = self._update(data)
+            if update is not None:
+                try:  # handled before Telegram hears "ok": a crash mid-update means Telegram sends it again
+                    await self.application.process_update(update)
+                except Exception as error:
+                    logger.error("update %s failed: %s", update.update_id, failure(error))
             return response.text("ok")
 
         return blueprint
 
-    async def _poll(self, bridge: TelegramBridge) -> None:
-        """getUpdates loop for development; the same handler as the webhook."""
-        offset = None
-        while True:
-            try:
-                updates = await bridge.bot.get_updates(offset=offset, timeout=20,
-                                                       allowed_updates=["message", "callback_query",
-                                                                        "my_chat_member"])
-            except asyncio.CancelledError:
-                raise
-            except TelegramError as error:
-                logger.warning("getUpdates failed: %s", error)
-                await asyncio.sleep(2)
-                continue
-            for update in updates:
-                offset = update.update_id + 1
-                await bridge.handle(update.to_dict())
+    async def open(self, on_new_message: OnNewMessage, parse: Parse) -> bool:
+        """Start the channel on the running loop; whether it is ready (if not, it keeps trying in the background)."""
+        self._on_new_message, self._parse = on_new_message, parse
+        if await self._start():
+            return True
+        self._retry = asyncio.create_task(self._keep_trying())
+        return False
 
+    async def close(self) -> None:
+        """Stop trying, stop polling, stop the Application (its persistence written) and close its connections."""
+        if self._retry:
+            self._retry.cancel()
+        await self._stop()
+
+    def _update(self, data: Any) -> Update | None:
+        """The update in a webhook body, or None (logged) for anything that is not one."""
+        try:
+            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except Exception as error:  # PTB raises many kinds on malformed input; none may escape
+            logger.warning("ignoring malformed update: %s", type(error).__name__)
+            return None
+        if update is None:
+            logger.warning("ignoring update that is not an object")
+        return update
+
+    async def _build(self) -> Application:
+        """The Application with our handlers; the store is opened in a thread (a SQLite file is migrated then)."""
+        registry, alerts = await asyncio.to_thread(lambda: (GroupRegistry(), AlertService()))
+        application = build_application(self.config, StorePersistence(), self.polling)
+        handlers = TelegramHandlers(self.config, TelegramSender(application.bot), registry, self._on_new_message,
+                                    self._parse, alerts)
+        handlers.register(application)
+        self.application, self.handlers = application, handlers
+        return application
+
+    async def _start(self) -> bool:
+        """Build, initialise and start the Application (getMe, the stored drafts), then poll or set the webhook.
+
+        A Telegram or store that cannot be reached must not stop the Rasa server, which also
+        answers every other channel: the failure is reported and :meth:`_keep_trying` tries again.
+        """
+        try:
+            application = self.application or await self._build()
+            await application.initialize()
+            await application.start()
+            if self.polling:
+                await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            elif self.config.public_url:
+                await application.bot.set_webhook(f"{self.config.public_url}/webhooks/{CHANNEL}/webhook",
+                                                  secret_token=self.config.webhook_secret or None,
+                                                  allowed_updates=ALLOWED_UPDATES)
+        except Exception as error:
+            health.degraded(HEALTH_COMPONENT, f"cannot start ({type(error).__name__})")
+            logger.warning("Telegram channel not started: %s", failure(error))
+            await self._stop()
+            return False
+        self.ready = True
+        health.recovered(HEALTH_COMPONENT)
+        logger.info("Telegram bot @%s ready (%s)", application.bot.username, self.config.mode)
+        return True
+
+    async def _keep_trying(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            if await self._start():
+                return
+            delay = min(delay * 2, START_RETRY_MAX)
+
+    async def _stop(self) -> None:
+        self.ready = False
+        application = self.application
+        if application is None:
+            return
+        try:
+            if application.updater and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+        except Exception as error:
+            logger.warning("Telegram channel did not stop cleanly: %s", failure(error))

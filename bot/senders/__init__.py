@@ -1,17 +1,29 @@
-"""Senders: one per kind of group target, each with its channel's real limits.
+"""Senders: one per outside service, used by every process that talks to it, with its limits and retry rules.
 
 Every sender answers ``await sender.send(target, text)`` with a :class:`DeliveryResult`
-that an alerts outbox can record as it is: delivered, retry later, or give up (and whether
-the target is gone for good).
+that an alerts outbox can record as it is: delivered, retry later, give up (and whether the
+target is gone for good), or uncertain (the request may have arrived: never sent again on its
+own). The Telegram sender (:mod:`bot.senders.telegram`) also carries the channel's replies.
+Limits are kept in the shared send budget (:mod:`bot.senders.budget`).
+
+One retry rule for all of them: send again only what cannot have arrived — a refusal by the
+service (Telegram's ``RetryAfter``, WeCom's frequency errcodes) or a connection that could not
+be made; a timeout, a connection lost mid-request or a 5xx proves nothing and is uncertain.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import deque
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Protocol
+
+import httpx
+
+from bot.senders.budget import SendBudget, Slot, shared_budget
+
+SEND_ATTEMPTS = 4  # tries of one message when the service refused it for a moment or no connection was made
+# httpx errors raised before any byte of the request left: sending again cannot duplicate.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+UNCERTAIN_MARK = "uncertain"  # first word of the error of a result that may have been delivered
 
 
 @dataclass(frozen=True)
@@ -23,13 +35,32 @@ class DeliveryResult:
     target: str
     message_id: str | None = None
     error: str | None = None
-    retryable: bool = False  # try again later (rate limit, 5xx, network)
+    retryable: bool = False  # try again later: the service refused it or it never left (429, no connection)
     retry_after: float | None = None  # seconds the service asked us to wait
     gone: bool = False  # the target no longer exists: mark it inactive
+    uncertain: bool = False  # the request may have arrived (timeout, connection lost): never resent on its own
 
     @classmethod
     def delivered(cls, channel: str, target: str, message_id: str | None = None) -> DeliveryResult:
         return cls(True, channel, target, message_id)
+
+    @classmethod
+    def in_doubt(cls, channel: str, target: str, why: str) -> DeliveryResult:
+        """The request went out and no answer came back: it may have arrived, so it is not retried."""
+        return cls(False, channel, target, error=f"{UNCERTAIN_MARK}: {why}", uncertain=True)
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether a failure happened before the request could leave (so a retry cannot duplicate it).
+
+    Looks through the chain of causes: PTB wraps httpx's errors in its own.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, NOT_SENT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Sender(Protocol):
@@ -49,35 +80,6 @@ class Sender(Protocol):
     async def send(self, target: str, text: str) -> DeliveryResult: ...
 
 
-class RateWindow:
-    """At most ``limit`` sends per ``period`` seconds for each key, waiting when full.
-
-    A sliding window, per process: WeCom robots take 20 messages a minute each, and a
-    request over that is refused, so we wait instead of sending into a refusal.
-    """
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.limit, self.period = limit, period
-        self._clock, self._sleep = clock, sleep
-        self._sent: dict[str, deque[float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def acquire(self, key: str) -> None:
-        """Return when one more send for ``key`` fits in the window (and count it)."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            sent = self._sent.setdefault(key, deque())
-            while True:
-                now = self._clock()
-                while sent and sent[0] <= now - self.period:
-                    sent.popleft()
-                if len(sent) < self.limit:
-                    sent.append(now)
-                    return
-                await self._sleep(sent[0] + self.period - now)
-
-
 def utf8_truncate(text: str, limit_bytes: int) -> str:
     """``text`` cut to at most ``limit_bytes`` of UTF-8 without breaking a character."""
     data = text.encode("utf-8")
@@ -87,16 +89,25 @@ def utf8_truncate(text: str, limit_bytes: int) -> str:
 
 
 class PacedSender:
-    """Base of the senders: ``send`` is ``reserve`` (the channel's pace) then ``deliver``."""
+    """Base of the senders: ``send`` is ``reserve`` (the shared send budget) then ``deliver``.
+
+    A sender names the budget slots one message to a target takes (:meth:`slots`); the budget
+    (:mod:`bot.senders.budget`) is shared by every process through Redis when configured.
+    """
 
     channel = ""
 
-    def __init__(self, window: RateWindow | None = None) -> None:
-        self._window = window
+    def __init__(self, budget: SendBudget | None = None) -> None:
+        self.budget = budget if budget is not None else shared_budget()
+
+    def slots(self, target: str) -> list[Slot]:
+        """The limits one message to ``target`` counts against (none by default)."""
+        return []
 
     async def reserve(self, target: str) -> None:
-        if self._window is not None:
-            await self._window.acquire(target)
+        slots = self.slots(target)
+        if slots:
+            await self.budget.take(slots)
 
     async def send(self, target: str, text: str) -> DeliveryResult:
         await self.reserve(target)

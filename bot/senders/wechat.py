@@ -11,14 +11,16 @@ import asyncio
 import logging
 import os
 from functools import lru_cache
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import httpx
 from wechatpy import WeChatClient
 from wechatpy.enterprise import WeChatClient as WeComClientBase
 from wechatpy.exceptions import WeChatClientException
 
-from bot.senders import DeliveryResult, PacedSender, RateWindow, utf8_truncate
+from bot.config import wecom_robot_per_minute
+from bot.senders import NOT_SENT, SEND_ATTEMPTS, DeliveryResult, PacedSender, utf8_truncate
+from bot.senders.budget import SAFETY, SendBudget, Slot, secret_key
 from bot.store import StoreSessionStorage
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,6 @@ logger = logging.getLogger(__name__)
 OA_API = "https://api.weixin.qq.com/cgi-bin/"
 WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin/"
 ROBOT_TEXT_BYTES = 2048  # WeCom robot text limit
-ROBOT_PER_MINUTE = 20  # WeCom: 20 messages a minute per robot
 APPCHAT_TEXT_BYTES = 2048
 RETRYABLE_ERRCODES = {-1, 45009, 45011, 45047}  # system busy, frequency limits
 GONE_ERRCODES = {93000, 86003, 86001, 40003, 43004}  # robot/chat gone, user gone or unsubscribed
@@ -79,46 +80,93 @@ def wecom_client(corp_id: str, secret: str, api_base_url: str | None = None) -> 
 
 
 def _from_exception(channel: str, target: str, error: Exception) -> DeliveryResult:
+    """A wechatpy call's failure: WeChat's refusal by errcode, or a network failure judged like any other."""
     if isinstance(error, WeChatClientException):
         code = error.errcode
         return DeliveryResult(False, channel, target, error=f"{code}: {error.errmsg}",
                               retryable=code in RETRYABLE_ERRCODES or code is None,
                               gone=code in GONE_ERRCODES)
-    return DeliveryResult(False, channel, target, error=f"{type(error).__name__}: {error}", retryable=True)
+    if _requests_not_sent(error):
+        return DeliveryResult(False, channel, target, error=f"no connection: {type(error).__name__}",
+                              retryable=True)
+    return DeliveryResult.in_doubt(channel, target, f"{type(error).__name__}: {error}")
+
+
+def _requests_not_sent(error: Exception) -> bool:
+    """``requests`` failed before sending: no connection could be made (wechatpy talks through requests)."""
+    import requests
+
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError):
+        from urllib3.exceptions import NewConnectionError
+
+        reason = getattr(error.args[0], "reason", None) if error.args else None
+        return isinstance(reason, NewConnectionError)
+    return False
+
+
+def _answer(channel: str, target: str, reply: httpx.Response) -> DeliveryResult:
+    """What an answer of a WeCom robot means: only its own errcode says it refused the message."""
+    if reply.status_code == 429:
+        return DeliveryResult(False, channel, target, error="HTTP 429", retryable=True)
+    try:
+        data = reply.json() if reply.status_code < 500 else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or "errcode" not in data:  # a gateway's page or a crash: it may have arrived
+        return DeliveryResult.in_doubt(channel, target, f"HTTP {reply.status_code} without WeCom's answer")
+    code = data["errcode"]
+    if code == 0:
+        return DeliveryResult.delivered(channel, target)
+    return DeliveryResult(False, channel, target, error=f"{code}: {data.get('errmsg')}",
+                          retryable=code in RETRYABLE_ERRCODES, gone=code in GONE_ERRCODES)
 
 
 class WeComRobotSender(PacedSender):
-    """WeCom group robot (群机器人): a send-only webhook per group, 20 messages a minute each."""
+    """WeCom group robot (群机器人): a send-only webhook per group, 20 messages a minute each.
+
+    The budget key is a hash of the robot's key (the key is the robot's only secret). Retry
+    policy as for Telegram (:mod:`bot.senders.telegram`): a connection that could not be made
+    is retried here; a timeout, a lost connection or a 5xx without WeCom's errcode may have
+    delivered the message and comes back ``uncertain``; WeCom's own refusals (frequency
+    limits, busy) come back retryable for the outbox to schedule.
+    """
 
     channel = "wecom_robot"
 
-    def __init__(self, api_base_url: str | None = None, window: RateWindow | None = None,
-                 markdown: bool = False) -> None:
-        super().__init__(window or RateWindow(ROBOT_PER_MINUTE, 60))
+    def __init__(self, api_base_url: str | None = None, budget: SendBudget | None = None,
+                 markdown: bool = False, per_minute: int | None = None, attempts: int = SEND_ATTEMPTS,
+                 backoff: float = 0.5, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        super().__init__(budget)
         self._url = f"{api_base_url or wecom_api_base()}webhook/send"
         self._markdown = markdown
+        self.per_minute = per_minute or wecom_robot_per_minute()
+        self.attempts, self.backoff, self._sleep = attempts, backoff, sleep
         self._http = httpx.AsyncClient(timeout=10)
 
+    def slots(self, target: str) -> list[Slot]:
+        return [Slot(f"wecom_robot:{secret_key(target)}", self.per_minute, 60.0 * SAFETY)]
+
     async def deliver(self, target: str, text: str) -> DeliveryResult:
-        """``target`` is the robot's webhook key."""
+        """``target`` is the robot's webhook key; the budget slot was taken by :meth:`reserve`."""
         kind = "markdown" if self._markdown else "text"
         body = {"msgtype": kind, kind: {"content": utf8_truncate(text, ROBOT_TEXT_BYTES)}}
-        try:
-            reply = await self._http.post(self._url, params={"key": target}, json=body)
-        except httpx.HTTPError as error:
-            return DeliveryResult(False, self.channel, target, error=f"network: {error}", retryable=True)
-        if reply.status_code >= 500 or reply.status_code == 429:
-            return DeliveryResult(False, self.channel, target, error=f"HTTP {reply.status_code}",
-                                  retryable=True)
-        try:
-            data = reply.json()
-        except ValueError:
-            return DeliveryResult(False, self.channel, target, error="answer is not JSON", retryable=True)
-        code = data.get("errcode", -1)
-        if code == 0:
-            return DeliveryResult.delivered(self.channel, target)
-        return DeliveryResult(False, self.channel, target, error=f"{code}: {data.get('errmsg')}",
-                              retryable=code in RETRYABLE_ERRCODES, gone=code in GONE_ERRCODES)
+        for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                await self.reserve(target)
+            try:
+                reply = await self._http.post(self._url, params={"key": target}, json=body)
+            except NOT_SENT as error:
+                if attempt == self.attempts:
+                    return DeliveryResult(False, self.channel, target, error=f"no connection: {error!r}",
+                                          retryable=True)
+                await self._sleep(self.backoff * 2 ** (attempt - 1))
+                continue
+            except httpx.HTTPError as error:  # written, then no answer: it may have arrived
+                return DeliveryResult.in_doubt(self.channel, target, f"no answer from WeCom ({error!r})")
+            return _answer(self.channel, target, reply)
+        raise AssertionError("unreachable: the last attempt always returns")
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -129,9 +177,13 @@ class WeComAppChatSender(PacedSender):
 
     channel = "wecom_appchat"
 
-    def __init__(self, client: WeComClient, window: RateWindow | None = None) -> None:
-        super().__init__(window or RateWindow(ROBOT_PER_MINUTE, 60))
+    def __init__(self, client: WeComClient, budget: SendBudget | None = None, per_minute: int | None = None) -> None:
+        super().__init__(budget)
         self._client = client
+        self.per_minute = per_minute or wecom_robot_per_minute()
+
+    def slots(self, target: str) -> list[Slot]:
+        return [Slot(f"wecom_appchat:{secret_key(self._client.corp_id)}:{target}", self.per_minute, 60.0 * SAFETY)]
 
     async def deliver(self, target: str, text: str) -> DeliveryResult:
         """``target`` is the app chat's chatid."""

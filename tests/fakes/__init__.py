@@ -10,6 +10,13 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog for bursts: with the default 5, the sixth of many new connections at once loses
+    its SYN and arrives a second late (TCP's retry), which a test of timing would misread."""
+
+    request_queue_size = 128
+
+
 class LoopbackJsonServer:
     """A threaded HTTP server on 127.0.0.1 whose subclasses answer JSON in :meth:`respond`
     (or raw bytes, served as ``application/octet-stream``: a file or media download)."""
@@ -24,7 +31,8 @@ class LoopbackJsonServer:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> Any:
+    def start(self, port: int = 0) -> Any:
+        """Serve on ``port`` (0: any free one; a fixed one lets a test start the API after a client tried it)."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,7 +66,7 @@ class LoopbackJsonServer:
             do_POST = _handle  # noqa: N815
             do_PUT = _handle  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

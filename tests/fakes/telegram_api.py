@@ -1,7 +1,10 @@
 """A local fake of the Telegram Bot API on loopback, for tests that use python-telegram-bot for real.
 
-It answers the methods the bot uses, records every call, and can be told to fail the next
-calls of a method with 429 (``retry_after``) or a 5xx, like Telegram under load. Files registered
+It answers the methods the bot uses, records every call (with the moment it arrived), and can
+be told to fail the next calls of a method with 429 (``retry_after``) or a 5xx, like Telegram
+under load, to take ``latency`` seconds per message, or to act on the next messages but answer
+them only when :meth:`FakeTelegram.release` is called (a client that gave up waiting cannot know
+they arrived). Files registered
 with :meth:`FakeTelegram.add_file` are described by ``getFile`` and served under ``/file/bot<token>/``
 (recorded as the method ``file``); an unknown file id gets Telegram's 400.
 """
@@ -45,6 +48,9 @@ class FakeTelegram(LoopbackJsonServer):
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 5000
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
+    latency: float = 0.0  # seconds each sendMessage takes before its answer (after it was recorded)
+    _late: int = 0  # how many of the next sendMessage calls are held unanswered until release()
+    _released: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base_url(self) -> str:
@@ -57,9 +63,24 @@ class FakeTelegram(LoopbackJsonServer):
             self.files[file_id] = (path, data)
         return path
 
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue ``update`` for the bot's next getUpdates (polling), safely while the server answers."""
+        with self._lock:
+            self.updates.append(update)
+
     def fail_next(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
         with self._lock:
             self._failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def answer_late(self, times: int = 1) -> None:
+        """Deliver the next ``times`` messages but hold their answers until :meth:`release`."""
+        with self._lock:
+            self._late += times
+            self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held messages now (a test's ``finally`` calls it so no thread waits on)."""
+        self._released.set()
 
     def sent(self, chat_id: int | None = None, ok_only: bool = True) -> list[Call]:
         with self._lock:
@@ -73,7 +94,17 @@ class FakeTelegram(LoopbackJsonServer):
     def respond(self, path: str, query: str, content_type: str, body: str) -> tuple[int, dict[str, Any] | bytes]:
         if path.startswith("/file/"):
             return self._download(unquote(path).split("/", 3)[-1])
-        return self._answer(path.rsplit("/", 1)[-1], _params(content_type, body))
+        method = path.rsplit("/", 1)[-1]
+        status, answer = self._answer(method, _params(content_type, body))
+        if method == "sendMessage":
+            with self._lock:
+                held = status == 200 and self._late > 0
+                self._late -= held
+            if held:
+                self._released.wait(30)
+            elif self.latency:
+                time.sleep(self.latency)
+        return status, answer
 
     def _download(self, file_path: str) -> tuple[int, dict[str, Any] | bytes]:
         with self._lock:
