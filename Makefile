@@ -20,15 +20,17 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_INTER_OP_PARALLELISM_THREADS ?= 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 2
 
-.PHONY: help run serve admin train test lint validate browser ocr-system fleet-system fleet test-stories telegram screenshots clean
+.PHONY: help run serve admin train test test-fast lint validate browser ocr-system fleet-system fleet test-stories telegram screenshots clean
 
 help:
 	@echo "make run    set up, train if needed, start the bot and chat in this terminal"
 	@echo "make test   set up, train if needed, validate data, lint, pytest, Rasa test stories"
+	@echo "make test-fast  the tests that need no model, browser, fleet engines or long waits (under a minute)"
 	@echo "make serve  action server (5055) + Rasa REST server (5005) + web admin (5002) in the foreground"
 	@echo "make admin  the web admin alone on http://127.0.0.1:5002/admin/"
 	@echo "make train  (re)train the model when its inputs changed"
 	@echo "make telegram  the bot on Telegram by long polling (TELEGRAM_BOT_TOKEN)"
+	@echo "make fleet  2 Rasa replicas + 2 action servers behind HAProxy, PostgreSQL, Redis, 2 alert workers, admin"
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (python3.10 or pyenv 3.10.x)"; exit 1; }
@@ -82,12 +84,23 @@ fleet-system:
 		{ apt-get install -y -q $(FLEET_PACKAGES) || { apt-get update -q && apt-get install -y -q $(FLEET_PACKAGES); }; }; } \
 		|| echo "The fleet needs: sudo apt-get install $(FLEET_PACKAGES)"
 
+# Two Rasa replicas and two action servers behind HAProxy, PostgreSQL (conversations and the
+# project's store, kept in var/fleet), Redis (locks, shared send budgets), two alert workers and
+# the web admin, on this machine (bot/fleet.py). The layout a police data centre runs, see README.
+fleet: $(MODEL) fleet-system
+	$(BIN)/python -m bot.fleet
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot nlu core actions tests bench
 
 test: $(MODEL) validate lint browser ocr-system fleet-system
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-stories
+
+# The quick layer: no trained model, no browser, no PostgreSQL/Redis/HAProxy, no long waits
+# (the markers are set in tests/conftest.py). `make test` runs everything.
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m "not model and not browser and not fleet and not slow"
 
 # Renews docs/screenshots/ (the browser test writes to a temporary folder otherwise).
 screenshots: $(MODEL) browser
@@ -96,10 +109,13 @@ screenshots: $(MODEL) browser
 test-stories: $(MODEL)
 	$(BIN)/python -m bot.cli test-stories
 
+# The store's schema first (bot/migrations), as its own step: a failed migration stops here, before anything starts.
 serve: $(MODEL) ocr-system
+	$(BIN)/fraudbot db upgrade
 	$(BIN)/fraudbot serve
 
 run: $(MODEL) ocr-system
+	$(BIN)/fraudbot db upgrade
 	$(BIN)/fraudbot serve --chat
 
 admin: $(MODEL)

@@ -267,6 +267,11 @@ class Reader:
             return
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
+        # The pool's feeder thread may be blocked writing an image into the pipe of a worker that is
+        # now gone; without this, the interpreter waits for that thread forever when it exits.
+        call_queue = getattr(pool, "_call_queue", None)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
         pool.shutdown(wait=False, cancel_futures=True)
 
     async def read(self, data: bytes) -> Reading:

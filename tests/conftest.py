@@ -20,6 +20,39 @@ quiet_logs()
 # creating the deployment's salt file under var/.
 os.environ.setdefault("FRAUDBOT_ID_SALT", "fraudbot-test-salt")
 
+# --- layers: `make test-fast` runs what needs no model, no browser, no fleet engines and no long waits ----
+# A test needs the model when it uses one of MODEL_FIXTURES (directly or through another fixture:
+# pytest lists the whole closure); it is slow when it uses one of SLOW_FIXTURES or is named in
+# SLOW_TESTS, which take seconds of real time on purpose. Browser tests are a module; fleet tests
+# are named so, and a test that uses the engines' fixtures without the name is marked all the same.
+MODEL_FIXTURES = frozenset({"trained_model", "rasa_server", "rasa_server_without_actions", "action_server"})
+FLEET_FIXTURES = frozenset({"fleet", "postgres", "redis_server"})  # bot.fleet's engines, per test module
+SLOW_FIXTURES = frozenset({"api"})  # test_alerts: the alerts API as its own process, started for each test
+SLOW_TESTS = frozenset({
+    "test_alerts.py::test_killed_mid_send_and_restarted_never_sends_twice",  # 1,000 sends at the rate limits
+    "test_alerts.py::test_thousand_targets_each_get_exactly_one_message",  # the same, refusals waited out
+    "test_alerts.py::test_command_line",  # a dozen `fraudbot` processes
+    "test_ocr.py::test_ocr_reads_sms_and_chat_screenshots",  # loads the OCR engines in a new process
+})
+BROWSER_MODULES = frozenset({"test_admin_browser.py"})  # real Chromium through Playwright
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with what makes it slow (`model`, `browser`, `fleet`, `slow`), so that
+    ``-m "not model and not browser and not fleet and not slow"`` keeps the quick ones."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        named = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        if fixtures & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+        if item.path.name in BROWSER_MODULES:
+            item.add_marker(pytest.mark.browser)
+        if "fleet" in item.name or fixtures & FLEET_FIXTURES:
+            item.add_marker(pytest.mark.fleet)
+        if fixtures & SLOW_FIXTURES or named in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def trained_model() -> Path:

@@ -67,7 +67,7 @@ class LoopbackJsonServer:
             do_PUT = _handle  # noqa: N815
 
         self.server = _Server(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

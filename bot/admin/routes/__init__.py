@@ -1,0 +1,12 @@
+"""The admin's pages, one blueprint per area, in the order of the navigation.
+
+``create_app`` registers :data:`BLUEPRINTS`; each module holds the routes of one URL group and
+takes what it needs from :mod:`bot.admin.web`.
+"""
+
+from __future__ import annotations
+
+from bot.admin.routes import alerts, content_pages, overview, publishing, session
+
+BLUEPRINTS = (session.blueprint, overview.blueprint, content_pages.blueprint, publishing.blueprint,
+              alerts.blueprint)

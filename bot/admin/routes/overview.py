@@ -1,0 +1,24 @@
+"""The overview (``/admin/``): conversations, scenarios and verdicts from the live bot's tracker store."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.admin.stats import chart_svg, overview, tracker_db_url
+from bot.admin.web import admin_of
+from core.knowledge import scenarios
+
+blueprint = Blueprint("admin_overview")
+
+
+@blueprint.get("/admin/")
+async def home(request: Request) -> HTTPResponse:
+    admin = admin_of(request)
+    url = tracker_db_url(admin.config.endpoints) if admin.config.endpoints.exists() else None
+    stats = await asyncio.get_running_loop().run_in_executor(None, overview, url)  # a database query
+    names = {sid: info.name for sid, info in scenarios().items()}
+    return admin.page(request, "overview.html", stats=stats, chart=chart_svg(stats, names), names=names)
