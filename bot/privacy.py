@@ -115,6 +115,11 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)
 _EXCEPTION_FORMATTER = logging.Formatter()
 
 
+_BOT_TOKEN = re.compile(r"(bot)\d{5,}:[A-Za-z0-9_-]{20,}")
+"""A Telegram bot token inside a Bot API URL (``…/bot123456:AA…/sendMessage``), as httpx logs every
+request under PTB: whoever holds it controls the bot. Any process, any logger."""
+
+
 def redact_log_text(text: str) -> str:
     """``text`` as a log line may show it: JSON escapes read, personal numbers masked, encodable.
 
@@ -123,6 +128,7 @@ def redact_log_text(text: str) -> str:
     """
     if "\\u" in text:
         text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _BOT_TOKEN.sub(r"\1<token>", text)
     text = redact(text)
     try:
         text.encode("utf-8")

@@ -289,3 +289,22 @@ def test_official_lines_stay_readable_in_the_store(session: dict[str, str]) -> N
     stored = readable(session["tracker store"])
     for number in OFFICIAL:
         assert number in stored
+
+
+def test_a_telegram_bot_token_never_reaches_a_log() -> None:
+    """httpx logs every Bot API request's URL at INFO under PTB, in the channel and the alert workers alike."""
+    install()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("httpx")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info('HTTP Request: POST %s "HTTP/1.1 200 OK"',
+                    "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in stream.getvalue()
+    assert "/bot<token>/sendMessage" in stream.getvalue()
