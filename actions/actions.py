@@ -14,6 +14,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.known import lookups_for
 from core.languages import ENGLISH, language_of
 from core.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
 from core.replies import Reply, calm_and_ask, compose, how_to_report
@@ -98,6 +99,8 @@ def case_from_tracker(tracker: Tracker) -> Case:
     typed = original_text(tracker)
     heard = facts_in(text) | follow_up_facts(text, tracker.get_slot("evidence") or ())
     facts = heard | {f for f in tracker.get_slot("facts") or () if f in LASTING_FACTS}
+    # what the store knows of this message: a known scam's text, confirmed or reported indicators
+    known, stored = lookups_for(text, entities) if text and not text.startswith("/") else (None, [])
     return Case(
         text=text,
         scenario=scenario,
@@ -118,6 +121,8 @@ def case_from_tracker(tracker: Tracker) -> Case:
         language=language_of(typed),
         follow_up=follow_up,
         earlier_evidence=frozenset(tracker.get_slot("evidence") or ()) if follow_up else frozenset(),
+        known=known,
+        indicators=stored,
     )
 
 

@@ -9,6 +9,8 @@
     fraudbot admin create-user LOGIN --role admin   an account for the web admin
     fraudbot admin serve                         the web admin alone
     fraudbot db upgrade | current                bring the store's schema to this release / print its revision
+    fraudbot known import FILE                   known scam texts, JSON lines {"text", "scenario", "source"}
+    fraudbot indicator import FILE | list | confirm VALUE --kind K --officer NAME | expire VALUE --kind K
 """
 
 from __future__ import annotations
@@ -318,6 +320,73 @@ def _db_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_lines(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file (blank lines skipped); a bad line stops with its number."""
+    items = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if raw.strip():
+            item = json.loads(raw)
+            if not isinstance(item, dict):
+                raise ValueError(f"{path}:{number}: not a JSON object")
+            items.append(item)
+    return items
+
+
+def _known_command(args: argparse.Namespace) -> int:
+    """``fraudbot known import`` and ``fraudbot indicator import|list|confirm|expire`` on FRAUDBOT_DB_URL."""
+    from bot import known
+
+    if args.command == "known":
+        added = known.add_known(_json_lines(args.file))
+        print(f"added {added} known scam texts")
+        return 0
+    if args.action == "import":
+        added = known.import_indicators(_json_lines(args.file), officer=args.officer)
+        print(f"added {added} indicators")
+        return 0
+    if args.action == "list":
+        for item in known.listing(state=args.state, limit=args.limit):
+            print(json.dumps({"kind": item.kind, "value": item.value, "state": item.state,
+                              "report_count": item.report_count, "confirmed_by": item.confirmed_by,
+                              "confirmed_at": item.confirmed_at.isoformat() if item.confirmed_at else None},
+                             ensure_ascii=False))
+        return 0
+    try:
+        if args.action == "confirm":
+            found = known.confirm(args.kind, args.value, args.officer, note=args.note)
+        else:
+            found = known.expire(args.kind, args.value)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{found.kind} {found.value}: {found.state}")
+    return 0
+
+
+def _known_parsers(commands: argparse._SubParsersAction) -> None:
+    from core.indicators import KINDS
+
+    known = commands.add_parser("known", help="the library of known scam texts").add_subparsers(
+        dest="action", required=True)
+    known.add_parser("import", help='JSON lines {"text", "scenario", "source"}').add_argument("file", type=Path)
+    indicator = commands.add_parser("indicator", help="numbers, domains, cards, ids and apps of scams").add_subparsers(
+        dest="action", required=True)
+    imported = indicator.add_parser("import", help='JSON lines {"kind", "value", "state"?, "note"?}')
+    imported.add_argument("file", type=Path)
+    imported.add_argument("--officer", help="who confirmed them (default: import)")
+    listing = indicator.add_parser("list", help="the latest indicators")
+    listing.add_argument("--state", choices=("reported", "confirmed", "rejected", "expired"))
+    listing.add_argument("--limit", type=int, default=100)
+    confirm = indicator.add_parser("confirm", help="an officer confirms an indicator as a scam's")
+    confirm.add_argument("value")
+    confirm.add_argument("--kind", required=True, choices=KINDS)
+    confirm.add_argument("--officer", required=True)
+    confirm.add_argument("--note")
+    expire = indicator.add_parser("expire", help="no longer matched")
+    expire.add_argument("value")
+    expire.add_argument("--kind", required=True, choices=KINDS)
+
+
 def _run_server(app: Sanic, host: str, port: int) -> None:
     """Serve a Sanic app of ours (admin, alerts API) with the log redaction on Sanic's handlers too."""
     privacy.install()
@@ -383,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--chat", action="store_true", help="chat in this terminal instead")
     commands.add_parser("test-stories", help="run Rasa's test stories against the action server")
     _alert_parsers(commands)
+    _known_parsers(commands)
     validate = commands.add_parser("validate", help="check the content files as the admin does before saving")
     validate.add_argument("root", type=Path, nargs="?", default=PROJECT_ROOT)
     admin = commands.add_parser("admin", help="the web admin").add_subparsers(dest="action", required=True)
@@ -404,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         return _db_command(args)
     if args.command in ("alert", "officer", "target"):
         return _alert_command(args)
+    if args.command in ("known", "indicator"):
+        return _known_command(args)
     if args.command in ("admin", "validate"):
         return _admin_command(args)
 

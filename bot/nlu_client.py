@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.inbound import clean_text
+from bot.known import lookups_for
 from core.verdict import Case, assessment, readable, reported_scenario, says_money_sent
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,8 @@ class Classifier:
             "evidence": found.decided_by,
             "scam_probability": round(case.p_scam, 4),
             "resembles": case.scenario,
+            "known": ({key: case.known[key] for key in ("id", "similarity", "source")} if case.known else None),
+            "indicators": [{"kind": i["kind"], "value": i["value"], "state": i["state"]} for i in case.indicators],
         }
 
 
@@ -88,6 +91,7 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
     entities = list(parse.get("entities") or [])
     text = parse.get("text") or ""
     probability = parse.get("scam_probability")
+    known, stored = lookups_for(text, entities)
     return Case(
         text=text,
         scenario=scenario.get("name", "none"),
@@ -98,4 +102,6 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
         bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
         unreadable=not readable(text, entities),
         scam_probability=float(probability) if isinstance(probability, (int, float)) else None,
+        known=known,
+        indicators=stored,
     )

@@ -30,7 +30,16 @@ from core.report_lines import (
     official_site,
     route,
 )
-from core.verdict import COULD_NOT_READ, NONE, Case, assessment, situation
+from core.verdict import (
+    COULD_NOT_READ,
+    NONE,
+    Case,
+    assessment,
+    confirmed_indicators,
+    known_hits,
+    reported_indicators,
+    situation,
+)
 from nlu.entities import redact
 from nlu.evidence import Assessment, evidence_table, quote
 
@@ -303,6 +312,35 @@ def _reasons(case: Case, found: Assessment) -> list[str]:
     return reasons
 
 
+_INDICATOR_NAMES = {"phone": "号码", "domain": "网址", "bank_card": "账户", "im_account": "账号", "app": "APP"}
+
+
+def _day(iso: object) -> str:
+    """``2026-11-20`` → ``11月20日`` (empty when unknown)."""
+    match = re.fullmatch(r"\d{4}-(\d{2})-(\d{2})", str(iso or ""))
+    return f"{int(match.group(1))}月{int(match.group(2))}日" if match else ""
+
+
+def known_notes(case: Case) -> list[str]:
+    """What the store knows, in the resident's words: a confirmed indicator (with the day), a known scam's
+    text (naming the 警情通报 or case), and how many residents reported an indicator. Most certain first."""
+    notes = []
+    for item in confirmed_indicators(case)[:1]:
+        day = _day(item.get("confirmed_at"))
+        notes.append(f"这个{_INDICATOR_NAMES.get(str(item.get('kind')), '号码')}已被公安机关确认为诈骗"
+                     f"{_INDICATOR_NAMES.get(str(item.get('kind')), '号码')}" + (f"（{day}）" if day else "") + "。")
+    if case.known:
+        day, title = _day(case.known.get("added_at")), str(case.known.get("title") or "")
+        if str(case.known.get("source") or "").startswith("alert:") and title:
+            notes.append(f"和{day}警情通报《{title}》是同一种骗局。")
+        else:
+            notes.append("这条和警方掌握的诈骗信息几乎一样，是同一种骗局。")
+    for item in reported_indicators(case)[:1]:
+        notes.append(f"这个{_INDICATOR_NAMES.get(str(item.get('kind')), '号码')}已有{int(item['report_count'])}"
+                     "位居民举报过。")
+    return notes
+
+
 def _advice(case: Case, info_id: str) -> list[str]:
     return [item for item in scenarios()[info_id].advice if advice_fits(item, case.channel, case.audience)]
 
@@ -319,6 +357,9 @@ def verdict(case: Case) -> Reply:
         return Reply("low", [f"「{info.name}」是这样骗人的：{info.truth}",
                              "遇到了怎么办：\n" + _numbered(advice), tail], lines_shown=shown)
     reasons = _reasons(case, found) + _sign_notes(case)
+    notes = known_notes(case)
+    if notes and not known_hits(case):
+        reasons.insert(0, "· " + notes[0])  # a reported indicator: mentioned with its count, it decides nothing
     if case.alert_title:
         reasons.insert(0, f"· 这和警方发布的警情通报《{case.alert_title}》说的是同一类骗局，请对照提醒，千万别转账。")
     if level == "high":
@@ -326,6 +367,10 @@ def verdict(case: Case) -> Reply:
         name = f"「{info.name}」" if info else ""
         first = (f"⚠️ 高风险：这是{name}，{stop}" if info and info.situation == "card_trafficking"
                  else f"⚠️ 高风险：这很像{name}诈骗。{stop}")
+        if notes and known_hits(case):
+            first = "⚠️ 高风险：" + "".join(notes[:2]) + stop
+            if len(first) > URGENT_FIRST + 40:
+                first = "⚠️ 高风险：" + notes[0] + stop
         why = "\n".join(reasons[:3])
         if info and info.truth and len(why) + len(info.truth) < MAX_CHARS - 10:
             why = (why + "\n" if why else "") + info.truth
@@ -389,6 +434,8 @@ def compose(case: Case) -> Reply:
     if "reported_police" in case.facts:
         return _finish(case, after_report(case))
     found = assessment(case)
+    if known_hits(case):
+        return _finish(case, verdict(case))  # the police confirmed it, or it is a known scam: say so first
     guard = case.safeguard(found.decisive)
     if guard is not None:
         return _finish(case, safeguard(case, guard.say))

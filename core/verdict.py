@@ -85,6 +85,11 @@ class Case:
     # the demands found earlier still count, and the call check is not started again.
     follow_up: bool = False
     earlier_evidence: frozenset[str] = frozenset()
+    # What the store knows (plain data from the adapters; core never reads the store): the known scam text
+    # this message is a near-duplicate of ({"id", "similarity", "source", "title", "added_at"}), and the
+    # stored indicators among its entities ({"kind", "value", "state", "report_count", "confirmed_at"}).
+    known: Mapping[str, Any] | None = None
+    indicators: list[Mapping[str, Any]] = field(default_factory=list)
 
     @property
     def p_scam(self) -> float:
@@ -232,7 +237,33 @@ def assessment(case: Case, limits: Thresholds | None = None) -> Assessment:
         table = evidence_table()
         if not any(table[e].decisive for e in evidence):
             return assess(0.0, [e for e in evidence if table[e].side == "against"], thresholds=limits)
-    return assess(case.p_scam, evidence, money_sent=case.money_sent, thresholds=limits)
+    found = assess(case.p_scam, evidence, money_sent=case.money_sent, thresholds=limits)
+    if known_hits(case):
+        found.risk = "high"  # the police confirmed it, or it is a known scam's text: what it says decides less
+    return found
+
+
+def confirmed_indicators(case: Case) -> list[Mapping[str, Any]]:
+    """The message's indicators an officer confirmed as a scam's; an official number or domain never counts
+    (95588 stays the bank's line whatever the store holds)."""
+    return [item for item in case.indicators if item.get("state") == "confirmed" and not _official(item)]
+
+
+def reported_indicators(case: Case) -> list[Mapping[str, Any]]:
+    """The message's indicators residents reported and no officer has decided on yet."""
+    return [item for item in case.indicators
+            if item.get("state") == "reported" and int(item.get("report_count") or 0) > 0 and not _official(item)]
+
+
+def _official(item: Mapping[str, Any]) -> bool:
+    value = str(item.get("value") or "")
+    return bool(official_number(value)) if item.get("kind") == "phone" else (
+        item.get("kind") == "domain" and official_domain(value))
+
+
+def known_hits(case: Case) -> bool:
+    """Whether the store makes this message high: a confirmed indicator, or a known scam's text."""
+    return bool(case.known) or bool(confirmed_indicators(case))
 
 
 def risk(case: Case) -> str:
@@ -270,6 +301,7 @@ def needs_call_check(case: Case) -> bool:
     answered at once.
     """
     if (case.follow_up or case.money_sent or case.knowledge_question or case.request or case.notice
+            or known_hits(case)
             or case.facts & (ACTED_ON | {"reported_police"}) or case.language == ENGLISH):
         return False
     info = case.named_scenario

@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select
 from bot.alerts.model import CANCELLED, PENDING, ROLES, SEVERITIES, alerts, audit_log, officers, outbox
 from bot.config import database_url
 from bot.inbound import normalise
+from bot.known import add_known
 from bot.store import GroupRegistry, engine, groups, now
 from core.knowledge import scenarios
 
@@ -163,6 +164,9 @@ class AlertService:
                     for channel, chat_id in targets])
             self._audit(db, f"officer:{officer.id}:{officer.name}", "alert_sent",
                         f"#{alert_id} 《{title}》 to {len(targets)} targets in {','.join(sorted(wanted))}")
+            # the alert's text joins the known scams, so a pasted copy of it is recognised (bot/known.py)
+            add_known([{"text": body, "title": title, "scenario": scenario, "source": f"alert:{alert_id}"}],
+                      connection=db)
         return alert_id
 
     def count_targets(self, regions: str | list[str]) -> int:

@@ -12,6 +12,7 @@ import bot.admin.accounts  # noqa: F401 - admin_credentials, admin_sessions, adm
 import bot.admin.history  # noqa: F401 - content_versions
 import bot.alerts.model  # noqa: F401 - officers, alerts, alert_outbox, audit_log
 import bot.alerts.telegram_flow  # noqa: F401 - telegram_persistence
+import bot.known  # noqa: F401 - indicators, known_scams
 from bot.store import metadata
 
 __all__ = ["metadata"]
