@@ -224,12 +224,16 @@ def test_fleet_shared_telegram_budget_holds_across_processes(redis_server: Redis
             stop(process)
     assert sorted(int(c.params["chat_id"]) for c in arrived()) == sorted(wanted)  # each once
     assert busiest_second([c.at for c in arrived() if c.at <= stopped_at]) <= limit
-    for n in range(3):
-        log = logs / f"fallback-{n}.log"
-        result = report(log)
-        assert result["ok"] == 20
-        assert result["health"]["status"] == "degraded" and "send_budget" in result["health"]["problems"]
-        assert log.read_text(encoding="utf-8").count("FRAUDBOT_DEGRADED component=send_budget") == 1
+    # a process whose remaining slots were all granted before Redis stopped never asks it again,
+    # so not every process must notice; those that asked Redis in vain say so, once
+    results = {n: report(logs / f"fallback-{n}.log") for n in range(3)}
+    assert all(result["ok"] == 20 for result in results.values())
+    noticed = [n for n, result in results.items() if result["health"]["status"] == "degraded"]
+    assert noticed, results
+    for n in noticed:
+        assert "send_budget" in results[n]["health"]["problems"]
+        text = (logs / f"fallback-{n}.log").read_text(encoding="utf-8")
+        assert text.count("FRAUDBOT_DEGRADED component=send_budget") == 1
 
 
 class SteppedClock:

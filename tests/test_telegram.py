@@ -56,8 +56,10 @@ def telegram(trained_model: Path, action_server: str, fake: FakeTelegram,
         f'  api_base_url: "{fake.base_url}"\n', encoding="utf-8")
     db = f"sqlite:///{tmp / 'store.db'}"
     AlertService(db).add_officer("张警官", telegram_id=str(OFFICER))
+    # the fake API sets no limits, and these tests send a group more than Telegram's 20 a minute:
+    # the shared budget (tested in test_senders and test_fleet_alerts) would make them wait
     process, url = start_rasa(trained_model, action_server, tmp, "rasa.log", credentials,
-                              env={"FRAUDBOT_DB_URL": db})
+                              env={"FRAUDBOT_DB_URL": db, "FRAUDBOT_TELEGRAM_GROUP_PER_MINUTE": "1000"})
     assert fake.wait_for(lambda: fake.count("getMe") >= 1, 60), "the bot never initialised"
     yield {"url": url, "db": db, "log": tmp / "rasa.log"}
     stop(process)
@@ -647,7 +649,7 @@ def polling(trained_model: Path, action_server: str, fake: FakeTelegram, telegra
         "bot.channels.rest.SafeRestInput:\nbot.channels.telegram.TelegramInput:\n"
         f'  token: "123456:TEST"\n  mode: polling\n  api_base_url: "{fake.base_url}"\n', encoding="utf-8")
     process, url = start_rasa(trained_model, action_server, tmp, "rasa.log", credentials,
-                              env={"FRAUDBOT_DB_URL": telegram["db"]})
+                              env={"FRAUDBOT_DB_URL": telegram["db"], "FRAUDBOT_TELEGRAM_GROUP_PER_MINUTE": "1000"})
     try:
         assert fake.wait_for(lambda: fake.count("getUpdates") >= 1, 60), "the second process never polled"
         yield {"url": url, "log": tmp / "rasa.log"}
