@@ -90,7 +90,7 @@ async def measure(tmp: Path, rasa: str, env: dict[str, str], with_examples: bool
         "      - intent: bot_challenge\n      - action: utter_iamabot\n      - action: utter_what_i_can_do\n")
     draft.save({"stories/rules.yml": rules})
     job_s = await publish(publisher, "rule")
-    live_s = until(lambda: "我能帮你" in say(rasa, "你是机器人吗", f"r{time.time()}"))
+    live_s = until(lambda: "我能帮您" in say(rasa, "你是机器人吗", f"r{time.time()}"))
     result.update(rule_publish_s=round(job_s, 2), rule_until_live_s=round(job_s + live_s, 2))
 
     if with_examples:

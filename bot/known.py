@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import (
     Column,
     DateTime,
@@ -233,15 +233,14 @@ class KnownIndex:
         print_ = fingerprint(text)
         if len(print_) < MIN_FINGERPRINT or not self._rows:
             return None
-        best: tuple[float, int] | None = None
-        for key in self._lsh.query(minhash(print_)):
-            score = similarity(print_, self._rows[key][0])
-            if score >= self.threshold and (best is None or score > best[0]):
-                best = (score, key)
+        candidates = {key: self._rows[key][0] for key in self._lsh.query(minhash(print_))}
+        # the candidates' edit similarity in one call into rapidfuzz's C code, not one Python call each
+        best = process.extractOne(print_, candidates, scorer=fuzz.ratio, score_cutoff=self.threshold * 100)
         if best is None:
             return None
-        _print, source, title, scenario, added_at = self._rows[best[1]]
-        return KnownMatch(best[1], best[0], source, title, scenario, added_at)
+        _choice, score, key = best
+        _print, source, title, scenario, added_at = self._rows[key]
+        return KnownMatch(key, score / 100.0, source, title, scenario, added_at)
 
 
 _INDEXES: dict[str, KnownIndex] = {}
