@@ -211,3 +211,22 @@ def test_fleet_a_retry_reaching_another_replica_is_seen(tmp_path_factory: pytest
     assert first.first_time("msg-2") is False
     assert SeenMessages.COMPONENT in health.status()["problems"]
     health.recovered(SeenMessages.COMPONENT)
+
+
+def test_fleet_a_replayed_wechat_callback_is_refused_by_the_other_replica(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A signed WeChat callback replayed with another body to another replica is refused there too;
+    the same bytes again are WeChat retrying."""
+    from bot.channels.wechat_common import ReplayGuard, Seen
+    from bot.fleet import Redis
+
+    server = Redis(tmp_path_factory.mktemp("replay-redis")).start()
+    try:
+        first, second = (ReplayGuard(namespace="wechat", url=server.url) for _ in range(2))
+        key = ("1795996620", "nonce-1", "signature-1")
+        assert first.check(key, b"<xml>message</xml>") is Seen.NEW
+        assert second.check(key, b"<xml>other</xml>") is Seen.REPLAY
+        assert second.check(("1795996620", "nonce-2", "signature-2"), b"<xml>message</xml>") is Seen.NEW
+        assert ReplayGuard(namespace="wechat", url=server.url).check(key, b"<xml>message</xml>") is Seen.RETRY
+    finally:
+        server.stop()

@@ -71,7 +71,7 @@ class SeenMessages:
         self._seen = ExpiringMap(ttl, limit, clock)
         self._ttl = max(1, int(ttl))
         self._namespace = namespace
-        self._redis = _redis_client(url if url is not None else redis_url())
+        self._redis = shared_redis(url)
         self._failing = False
 
     def first_time(self, key: Hashable) -> bool:
@@ -94,7 +94,12 @@ class SeenMessages:
         return shared and local
 
 
-def _redis_client(url: str) -> Any:
+def shared_redis(url: str | None = None) -> Any:
+    """A client of the fleet's Redis (``url``, default ``FRAUDBOT_REDIS_URL``), or None in the embedded default.
+
+    Short timeouts: a channel asks it while a resident waits, and falls back to its own memory.
+    """
+    url = redis_url() if url is None else url
     if not url:
         return None
     import redis

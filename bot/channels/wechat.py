@@ -73,7 +73,7 @@ class OfficialAccountInput(InputChannel):
         self.passive_timeout = passive_timeout
         self.crypto = WeChatCrypto(token, aes_key, appid) if aes_key and appid else None
         self.seen = SeenMessages(namespace="wechat:msg")
-        self.guard = ReplayGuard(clock=clock)
+        self.guard = ReplayGuard(clock=clock, namespace="wechat")
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
         """Customer-service messages for answers that missed the 5-second window."""

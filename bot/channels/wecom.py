@@ -70,7 +70,7 @@ class WeComInput(InputChannel):
         self.passive_timeout = passive_timeout
         self.crypto = WeChatCrypto(token, aes_key, corp_id) if token and aes_key and corp_id else None
         self.seen = SeenMessages(namespace="wecom:msg")
-        self.guard = ReplayGuard(clock=clock)
+        self.guard = ReplayGuard(clock=clock, namespace="wecom")
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
         user_id = sender.split(":", 1)[1]
