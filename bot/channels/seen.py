@@ -56,6 +56,43 @@ class ExpiringMap:
         return len(self._entries)
 
 
+class SharedFirst:
+    """Which replica saw a key first, kept in the fleet's Redis (``SET NX`` with an expiry).
+
+    Used by every channel memory that must hold across replicas (seen message ids, the WeChat
+    replay guard). When there is no Redis (the embedded default) or it fails, :meth:`claim` says
+    so with None and the caller keeps to its own memory; the failure is reported once through
+    :mod:`bot.health` as ``component`` and its end as recovered.
+    """
+
+    def __init__(self, component: str, url: str | None = None) -> None:
+        self.component = component
+        self._redis = shared_redis(url)
+        self._failing = False
+
+    def claim(self, name: str, value: str, ttl: int) -> tuple[bool, str | None] | None:
+        """``(True, None)`` when this call stored ``value`` first; ``(False, stored)`` when another
+        call did (``stored`` its value, None if it expired meanwhile); None without a working Redis."""
+        if self._redis is None:
+            return None
+        try:
+            # one round trip of well under a millisecond on loopback, atomic across replicas
+            if self._redis.set(f"fraudbot:{name}", value, nx=True, ex=ttl):
+                result: tuple[bool, str | None] = (True, None)
+            else:
+                stored = self._redis.get(f"fraudbot:{name}")
+                result = (False, stored.decode() if stored is not None else None)
+        except Exception as error:  # Redis down: each replica still guards with its own memory
+            if not self._failing:
+                self._failing = True
+                health.degraded(self.component, f"redis unreachable ({type(error).__name__})")
+            return None
+        if self._failing:
+            self._failing = False
+            health.recovered(self.component)
+        return result
+
+
 class SeenMessages:
     """Message ids seen in the last ``ttl`` seconds (WeChat retries within about 15 s).
 
@@ -71,27 +108,14 @@ class SeenMessages:
         self._seen = ExpiringMap(ttl, limit, clock)
         self._ttl = max(1, int(ttl))
         self._namespace = namespace
-        self._redis = shared_redis(url)
-        self._failing = False
+        self._shared = SharedFirst(self.COMPONENT, url)
 
     def first_time(self, key: Hashable) -> bool:
         """True the first time ``key`` is seen (by any replica sharing Redis); False for a retry."""
         local = self._seen.get(key) is None
         self._seen.put(key, True)
-        if self._redis is None:
-            return local
-        try:
-            # SET NX: one round trip of well under a millisecond on loopback, atomic across replicas
-            shared = bool(self._redis.set(f"fraudbot:{self._namespace}:{key}", 1, nx=True, ex=self._ttl))
-        except Exception as error:  # Redis down: each replica still catches its own retries
-            if not self._failing:
-                self._failing = True
-                health.degraded(self.COMPONENT, f"redis unreachable ({type(error).__name__})")
-            return local
-        if self._failing:
-            self._failing = False
-            health.recovered(self.COMPONENT)
-        return shared and local
+        shared = self._shared.claim(f"{self._namespace}:{key}", "1", self._ttl)
+        return local if shared is None else shared[0] and local
 
 
 def shared_redis(url: str | None = None) -> Any:

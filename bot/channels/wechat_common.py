@@ -39,9 +39,8 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot import health
 from bot.channels.pictures import answer_picture
-from bot.channels.seen import ExpiringMap, SeenMessages, shared_redis
+from bot.channels.seen import ExpiringMap, SeenMessages, SharedFirst
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, response_text, with_safety_net
 from bot.inbound import MAX_TEXT_CHARS, CleanText, clean_text, normalise
 from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED, Reading
@@ -143,8 +142,7 @@ class ReplayGuard:
         self._clock = clock
         self._keys = ExpiringMap(2 * window, limit, clock)
         self._namespace = namespace
-        self._redis = shared_redis(url)
-        self._failing = False
+        self._first = SharedFirst(self.COMPONENT, url)
 
     def fresh(self, timestamp: str) -> bool:
         """Whether a callback's ``timestamp`` (Unix seconds, ASCII digits) is within the window of now."""
@@ -158,35 +156,20 @@ class ReplayGuard:
         known = self._keys.get(key)
         if known is None:
             self._keys.put(key, digest)
-            known = self._shared(key, digest)
+            known = self._recorded_elsewhere(key, digest)
             if known is None:
                 return Seen.NEW
         return Seen.RETRY if known == digest else Seen.REPLAY
 
-    def _shared(self, key: tuple[str, ...], digest: str) -> str | None:
+    def _recorded_elsewhere(self, key: tuple[str, ...], digest: str) -> str | None:
         """In a fleet, the digest another replica recorded first for ``key`` (None: this one is first).
 
         A replay sent to another replica than the original is caught there too; without Redis, or
         when it fails, each replica still refuses the replays it saw itself.
         """
-        if self._redis is None:
-            return None
-        name = f"fraudbot:{self._namespace}:replay:" + hashlib.sha256("\x1f".join(key).encode()).hexdigest()
-        try:
-            if self._redis.set(name, digest, nx=True, ex=int(2 * self.window) + 1):
-                stored = None
-            else:
-                value = self._redis.get(name)
-                stored = value.decode() if value is not None else None
-        except Exception as error:  # Redis down: this replica's own memory still guards
-            if not self._failing:
-                self._failing = True
-                health.degraded(self.COMPONENT, f"redis unreachable ({type(error).__name__})")
-            return None
-        if self._failing:
-            self._failing = False
-            health.recovered(self.COMPONENT)
-        return stored
+        name = f"{self._namespace}:replay:" + hashlib.sha256("\x1f".join(key).encode()).hexdigest()
+        claimed = self._first.claim(name, digest, int(2 * self.window) + 1)
+        return None if claimed is None or claimed[0] else claimed[1]
 
 
 async def bounded_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
