@@ -13,6 +13,7 @@ import bot.admin.history  # noqa: F401 - content_versions
 import bot.alerts.model  # noqa: F401 - officers, alerts, alert_outbox, audit_log
 import bot.alerts.telegram_flow  # noqa: F401 - telegram_persistence
 import bot.known  # noqa: F401 - indicators, known_scams
+import bot.reports  # noqa: F401 - reports, verdict_feedback
 from bot.store import metadata
 
 __all__ = ["metadata"]

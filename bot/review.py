@@ -1,0 +1,207 @@
+"""The officers' review queue: residents' reports and disputed verdicts, grouped, and every decision audited.
+
+Officers look at groups, not at single messages: fifty residents reporting one number are one row with
+a count, and thirty copies of one SMS with different links are one row too (near-duplicates by the
+fingerprint of :mod:`bot.known`). The decisions:
+
+- a reported indicator is confirmed (with an optional expiry), rejected or expired (:func:`decide_indicator`);
+  confirming is what makes the next consultation that mentions it high risk;
+- a group of reported texts is added to the known-scam library or dismissed (:func:`decide_reports`);
+- a group of disputed verdicts is dismissed or turned into a training example (:func:`decide_disputes`):
+  the example itself goes into the admin's draft and live through validate → train → publish, which only
+  administrators may do; this module only records the decision.
+
+Every decision writes a row of ``audit_log`` in the same transaction: who, what, which rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from rapidfuzz import fuzz
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from bot import known
+from bot.alerts.model import audit_log
+from bot.reports import ACCEPTED, DISMISSED, EXAMPLE, OPEN, WRONG, feedback, reports
+from bot.store import engine, now
+
+GROUP_SCAN = 2000
+"""At most this many of the latest open texts are grouped per page: the queue is read by people, the oldest
+of a flood are the same as the newest."""
+
+
+@dataclass(frozen=True)
+class IndicatorGroup:
+    """A reported indicator waiting for a decision, with what residents said about it."""
+
+    kind: str
+    value: str
+    state: str
+    report_count: int
+    first_seen: datetime
+    last_seen: datetime
+    sample: str  # the latest reported message with it, redacted
+    channels: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
+@dataclass
+class TextGroup:
+    """Near-duplicate reported texts or disputed verdicts: one row of the queue."""
+
+    ids: list[int]
+    sample: str
+    fingerprint: str
+    last: datetime
+    claims: Counter[str] = field(default_factory=Counter)  # disputes: 是诈骗 / 不是诈骗 / 类型不对
+    scenarios: Counter[str] = field(default_factory=Counter)  # disputes: what the bot said
+    answer: str = ""  # disputes: the bot's latest answer, redacted
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def _audit(db: Connection, actor: str, action: str, detail: dict[str, object]) -> None:
+    db.execute(audit_log.insert().values(at=now(), actor=actor[:256], action=action[:64],
+                                         detail=json.dumps(detail, ensure_ascii=False, sort_keys=True)))
+
+
+def indicator_groups(url: str | None = None, limit: int = 100) -> list[IndicatorGroup]:
+    """Reported (undecided) indicators, the most reported first."""
+    with engine(url).connect() as db:
+        rows = db.execute(select(known.indicators).where(known.indicators.c.state == known.REPORTED)
+                          .order_by(known.indicators.c.report_count.desc(), known.indicators.c.last_seen.desc())
+                          .limit(limit)).all()
+        groups = []
+        for row in rows:
+            mentions = db.execute(select(reports.c.text, reports.c.channel, reports.c.region).where(
+                reports.c.kind == row.kind, reports.c.value == row.value).order_by(reports.c.id.desc()).limit(50)).all()
+            groups.append(IndicatorGroup(
+                row.kind, row.value, row.state, row.report_count, known._aware(row.first_seen),
+                known._aware(row.last_seen), mentions[0].text if mentions else (row.note or ""),
+                tuple(sorted({m.channel for m in mentions})), tuple(sorted({m.region for m in mentions if m.region}))))
+    return groups
+
+
+def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
+    """Greedy grouping, newest first: a row joins the first group whose sample it is a near-duplicate of."""
+    groups: list[TextGroup] = []
+    for row in rows:
+        print_ = row.fingerprint  # type: ignore[attr-defined]
+        home = None
+        for group in groups:
+            if print_ == group.fingerprint or (
+                    min(len(print_), len(group.fingerprint)) >= known.MIN_FINGERPRINT
+                    and fuzz.ratio(print_, group.fingerprint, score_cutoff=threshold * 100)):
+                home = group
+                break
+        if home is None:
+            home = TextGroup([], row.text, print_, known._aware(row.created_at))  # type: ignore[attr-defined]
+            groups.append(home)
+        home.ids.append(row.id)  # type: ignore[attr-defined]
+        if hasattr(row, "claim"):
+            home.claims[row.claim or "unanswered"] += 1
+            home.scenarios[row.scenario or "none"] += 1
+            home.answer = home.answer or row.answer
+    return sorted(groups, key=lambda g: (-g.count, -g.last.timestamp()))
+
+
+def report_text_groups(url: str | None = None, threshold: float = known.SIMILARITY_THRESHOLD) -> list[TextGroup]:
+    """Open reported messages without an indicator, grouped by near-duplicate text."""
+    with engine(url).connect() as db:
+        rows = db.execute(select(reports.c.id, reports.c.text, reports.c.fingerprint, reports.c.created_at).where(
+            reports.c.kind.is_(None), reports.c.state == OPEN).order_by(reports.c.id.desc()).limit(GROUP_SCAN)).all()
+    return _group(rows, threshold)
+
+
+def dispute_groups(url: str | None = None, threshold: float = known.SIMILARITY_THRESHOLD) -> list[TextGroup]:
+    """Open 判断不对 feedback, grouped by near-duplicate message, with what residents claimed."""
+    with engine(url).connect() as db:
+        rows = db.execute(select(feedback.c.id, feedback.c.text, feedback.c.fingerprint, feedback.c.created_at,
+                                 feedback.c.claim, feedback.c.scenario, feedback.c.answer).where(
+            feedback.c.verdict == WRONG, feedback.c.state == OPEN).order_by(feedback.c.id.desc())
+            .limit(GROUP_SCAN)).all()
+    return _group(rows, threshold)
+
+
+def decide_indicator(actor: str, decision: str, kind: str, value: str, url: str | None = None,
+                     expires_in: timedelta | None = None, note: str | None = None) -> known.Indicator:
+    """``confirm``, ``reject`` or ``expire`` an indicator, audited."""
+    if decision == "confirm":
+        result = known.confirm(kind, value, actor, url, expires_in=expires_in, note=note)
+    elif decision == "reject":
+        result = known.reject(kind, value, url, note=note)
+    elif decision == "expire":
+        result = known.expire(kind, value, url)
+    else:
+        raise ValueError(f"unknown decision {decision!r}")
+    with engine(url).begin() as db:
+        _audit(db, actor, f"indicator_{decision}", {
+            "kind": result.kind, "value": result.value, "expires_at": result.expires_at.isoformat()
+            if result.expires_at else None, "reports": result.report_count})
+    return result
+
+
+def decide_reports(actor: str, ids: Sequence[int], decision: str, scenario: str = "", title: str = "",
+                   url: str | None = None) -> int:
+    """Reported texts (a group's ids) ``accept``-ed into the known-scam library (one entry, the group's
+    latest text) or ``dismiss``-ed; audited. Returns how many rows were decided (open ones only)."""
+    if decision not in ("accept", "dismiss"):
+        raise ValueError(f"unknown decision {decision!r}")
+    moment = now()
+    with engine(url).begin() as db:
+        rows = db.execute(select(reports.c.id, reports.c.text).where(
+            reports.c.id.in_(list(ids)), reports.c.state == OPEN).order_by(reports.c.id.desc())).all()
+        if not rows:
+            return 0
+        decided = [row.id for row in rows]
+        db.execute(reports.update().where(reports.c.id.in_(decided)).values(
+            state=ACCEPTED if decision == "accept" else DISMISSED, decided_by=actor[:128], decided_at=moment))
+        if decision == "accept":
+            known.add_known([{"text": rows[0].text, "scenario": scenario, "title": title,
+                              "source": f"report:{rows[0].id}"}], connection=db)
+        _audit(db, actor, f"reports_{decision}", {"ids": decided, "scenario": scenario or None})
+    return len(decided)
+
+
+def decide_disputes(actor: str, ids: Sequence[int], decision: str, scenario: str = "",
+                    url: str | None = None) -> list[str]:
+    """Disputed verdicts (a group's ids) turned into a training ``example`` of ``scenario`` or
+    ``dismiss``-ed; audited. Returns the decided texts (the example's text is the first) so that the
+    admin can put it into the draft."""
+    if decision not in ("example", "dismiss"):
+        raise ValueError(f"unknown decision {decision!r}")
+    if decision == "example" and not scenario:
+        raise ValueError("a training example needs the scenario the reviewer chose")
+    moment = now()
+    with engine(url).begin() as db:
+        rows = db.execute(select(feedback.c.id, feedback.c.text).where(
+            feedback.c.id.in_(list(ids)), feedback.c.state == OPEN).order_by(feedback.c.id.desc())).all()
+        if not rows:
+            return []
+        decided = [row.id for row in rows]
+        db.execute(feedback.update().where(feedback.c.id.in_(decided)).values(
+            state=EXAMPLE if decision == "example" else DISMISSED, decided_by=actor[:128], decided_at=moment,
+            example_scenario=scenario[:64] if decision == "example" else None))
+        _audit(db, actor, f"disputes_{decision}", {"ids": decided, "scenario": scenario or None})
+    return [row.text for row in rows]
+
+
+def open_counts(url: str | None = None) -> dict[str, int]:
+    """How much waits for review (the overview's badge)."""
+    with engine(url).connect() as db:
+        return {
+            "indicators": int(db.execute(select(func.count()).select_from(known.indicators).where(
+                known.indicators.c.state == known.REPORTED)).scalar_one()),
+            "texts": int(db.execute(select(func.count()).select_from(reports).where(
+                reports.c.kind.is_(None), reports.c.state == OPEN)).scalar_one()),
+            "disputes": int(db.execute(select(func.count()).select_from(feedback).where(
+                feedback.c.verdict == WRONG, feedback.c.state == OPEN)).scalar_one()),
+        }
