@@ -2,26 +2,25 @@
 
 Only counts leave this module: no sender id, no text. A consultation is a resident's
 message that the NLU read as describing a case (``consult``, ``money_already_sent``,
-``inform``); its scenario is the one the scenario classifier gave it.
+``inform``); its scenario is the one the scenario classifier gave it. Days whose events the
+retention job rolled up (:mod:`bot.retention`) are read from the project's store instead, so the
+chart does not drop when old conversations are deleted.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from bot.config import PROJECT_ROOT
-
-CONSULT_INTENTS = ("consult", "money_already_sent", "inform")
-CHINA = timezone(timedelta(hours=8))  # days are counted as residents live them
+from bot.retention import CHINA, consultations_since, day_start, rolled_counts, scenario_of
 
 
 @dataclass(frozen=True)
@@ -48,22 +47,23 @@ def tracker_db_url(endpoints: Path) -> str | None:
                           host=store.get("url"), port=store.get("port"), database=store.get("db")))
 
 
-def overview(url: str | None, days: int = 14, today: date | None = None) -> Overview:
+def overview(url: str | None, days: int = 14, today: date | None = None, store_url: str | None = None) -> Overview:
+    """Counts of the last ``days`` days: rolled-up days from the store at ``store_url`` (when given), the
+    others from the tracker store at ``url``."""
     today = today or datetime.now(CHINA).date()
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     per_day: dict[date, Counter] = {day: Counter() for day in window}
-    since = datetime.combine(window[0], datetime.min.time(), CHINA).timestamp()
+    rolled = rolled_counts(window, store_url) if store_url else {}
+    per_day.update(rolled)
+    since = day_start(window[0])
     if url:
         engine = create_engine(url, future=True)
         try:
             with engine.connect() as db:
-                rows = db.execute(text(
-                    "SELECT timestamp, data FROM events WHERE type_name = 'user' AND timestamp >= :since "
-                    "AND intent_name IN ('consult', 'money_already_sent', 'inform')"), {"since": since})
-                for timestamp, data in rows:
+                for timestamp, _intent, data in db.execute(consultations_since(since)):
                     day = datetime.fromtimestamp(timestamp, CHINA).date()
-                    if day in per_day:
-                        per_day[day][_scenario(data)] += 1
+                    if day in per_day and day not in rolled:
+                        per_day[day][scenario_of(data)] += 1
         except Exception:  # no events table yet: nobody has talked to the bot
             pass
         finally:
@@ -72,14 +72,6 @@ def overview(url: str | None, days: int = 14, today: date | None = None) -> Over
     for counts in per_day.values():
         per_scenario.update(counts)
     return Overview(window, per_day, per_scenario, sum(per_scenario.values()))
-
-
-def _scenario(data: str) -> str:
-    try:
-        scenario = (json.loads(data).get("parse_data") or {}).get("scenario") or {}
-        return str(scenario.get("name") or "none")
-    except (ValueError, AttributeError):
-        return "none"
 
 
 PALETTE = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#16a085", "#2980b9", "#8e44ad", "#2c3e50", "#d35400",
