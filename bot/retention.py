@@ -4,7 +4,7 @@ Residents tell the bot about their money, their family and the scams they met. T
 does not need those conversations after a few weeks, so :func:`run` (``fraudbot retention run``, and
 the daily job of a deployment) deletes them after :func:`retention_days` days
 (``FRAUDBOT_RETENTION_DAYS``, default 30), after rolling each finished day's consultations up into
-``consultation_counts`` (scenario × intent × day, counts only), which the admin's overview reads for
+``consultation_counts`` (day × scenario × region × intent, counts only), which the admin's overview reads for
 days whose events are gone.
 
 Order matters, and each step can be repeated: a day is rolled up once (``consultation_days`` says
@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.store import engine, metadata, now
+from core.knowledge import region_key
 
 DEFAULT_DAYS = 30
 CHINA = timezone(timedelta(hours=8))  # days are counted as residents live them
@@ -51,6 +52,7 @@ consultation_counts = Table(
     "consultation_counts", metadata,
     Column("day", Date, primary_key=True),
     Column("scenario", String(64), primary_key=True),
+    Column("region", String(64), primary_key=True),  # consultation_key: the group's area, or the deployment's
     Column("intent", String(32), primary_key=True),
     Column("count", Integer, nullable=False),
 )
@@ -70,13 +72,23 @@ def retention_days() -> int:
         return DEFAULT_DAYS
 
 
+def consultation_key(data: str | None) -> tuple[str, str]:
+    """(scenario, region) of a stored user event: the scenario the classifier gave it (``none`` when it has
+    none) and the region its channel put in the metadata (a registered group's area), else the deployment's
+    (``FRAUDBOT_REGION``). Never guessed from the text."""
+    try:
+        event = json.loads(data or "{}")
+        scenario = (event.get("parse_data") or {}).get("scenario") or {}
+        region = (event.get("metadata") or {}).get("region")
+        return (str(scenario.get("name") or "none")[:64],
+                str(region)[:64] if isinstance(region, str) and region else region_key())
+    except (ValueError, AttributeError):
+        return "none", region_key()
+
+
 def scenario_of(data: str | None) -> str:
     """The scenario the classifier gave a stored user event (``none`` when it has none)."""
-    try:
-        scenario = (json.loads(data or "{}").get("parse_data") or {}).get("scenario") or {}
-        return str(scenario.get("name") or "none")
-    except (ValueError, AttributeError):
-        return "none"
+    return consultation_key(data)[0]
 
 
 def day_start(day: date) -> float:
@@ -117,17 +129,17 @@ def roll_up(tracker: Connection, store_url: str | None, today: date) -> list[dat
     """Count every finished day (before ``today``) that has consultations and is not rolled up yet."""
     done = rolled_days(store_url)
     rows = tracker.execute(consultations_since(0.0, day_start(today)))
-    counts: dict[date, Counter[tuple[str, str]]] = {}
+    counts: dict[date, Counter[tuple[str, str, str]]] = {}
     for timestamp, intent, data in rows:
         day = datetime.fromtimestamp(timestamp, CHINA).date()
         if day not in done:
-            counts.setdefault(day, Counter())[(scenario_of(data), intent)] += 1
+            counts.setdefault(day, Counter())[(*consultation_key(data), intent)] += 1
     moment = now()
     with engine(store_url).begin() as db:
         for day, per_key in sorted(counts.items()):
             db.execute(consultation_counts.insert(), [
-                {"day": day, "scenario": scenario, "intent": intent, "count": n}
-                for (scenario, intent), n in per_key.items()])
+                {"day": day, "scenario": scenario, "region": region, "intent": intent, "count": n}
+                for (scenario, region, intent), n in per_key.items()])
             db.execute(consultation_days.insert().values(day=day, rolled_at=moment))
     return sorted(counts)
 

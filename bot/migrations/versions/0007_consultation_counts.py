@@ -16,6 +16,7 @@ def upgrade() -> None:
         "consultation_counts",
         sa.Column("day", sa.Date, primary_key=True),
         sa.Column("scenario", sa.String(64), primary_key=True),
+        sa.Column("region", sa.String(64), primary_key=True),
         sa.Column("intent", sa.String(32), primary_key=True),
         sa.Column("count", sa.Integer, nullable=False),
     )
