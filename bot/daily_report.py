@@ -151,6 +151,28 @@ def to_markdown(report: DailyReport, names: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CHAT_ROWS = 5
+
+
+def to_chat(report: DailyReport, names: dict[str, str]) -> str:
+    """The short version officers get in their chat each morning: what rises, the biggest rows, reports."""
+    lines = [f"【每日研判】{report.day:%m月%d日}", f"咨询 {report.total} 次，已转账 {report.money_sent} 次。"]
+    if report.rising:
+        lines.append("明显上升，建议预警（在管理后台起草警情通报）：")
+        lines += [f"· {names.get(r.scenario, r.scenario)}（{r.region}）{r.count} 次，近28天日均 {r.mean_28:.1f}"
+                  for r in report.rising]
+    else:
+        lines.append("没有明显上升的类型。")
+    busiest = [r for r in report.rows if r.count][:CHAT_ROWS]
+    if busiest:
+        lines.append("咨询最多：")
+        lines += [f"· {names.get(r.scenario, r.scenario)}（{r.region}）{r.count} 次" for r in busiest]
+    if report.reported:
+        times = sum(n for _kind, _value, n in report.reported)
+        lines.append(f"居民举报 {times} 次，涉及 {len(report.reported)} 个号码或链接，请到管理后台审核。")
+    return "\n".join(lines)
+
+
 def to_csv(report: DailyReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out)

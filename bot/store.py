@@ -62,6 +62,11 @@ class Group:
     added_at: datetime
     removed_at: datetime | None
 
+    @property
+    def home_region(self) -> str | None:
+        """The area a consultation from this group is counted in: its first region tag (alerts use them all)."""
+        return next((tag.strip() for tag in self.regions.split(",") if tag.strip()), None)
+
 
 def now() -> datetime:
     return datetime.now(timezone.utc)

@@ -514,7 +514,7 @@ class TelegramHandlers:
                                 truncated=cleaned.truncated)
 
         await answer_picture(data, consult, TelegramOutput(self.sender, reply_to), sender_id(chat_id, user_id, group),
-                             CHANNEL, {"chat_id": chat_id, "group": group, "alert": alert})
+                             CHANNEL, await self._metadata(chat_id, group, alert))
 
     async def _download(self, picture: Picture) -> bytes | str:
         """The picture's bytes, held in memory only; the problem to tell when Telegram cannot hand them over."""
@@ -540,7 +540,7 @@ class TelegramHandlers:
         collector = CollectingOutputChannel()
         conversation = sender_id(chat_id, user_id, group)
         await self._on_new_message(UserMessage(text, collector, conversation, input_channel=CHANNEL,
-                                               metadata={"chat_id": chat_id, "group": group, "alert": alert}))
+                                               metadata=await self._metadata(chat_id, group, alert)))
         replies = collector.messages
         if group:
             replies = self._for_group(replies)
@@ -550,6 +550,16 @@ class TelegramHandlers:
             await self.send(chat_id, reply.get("text") or "", reply.get("buttons"), reply_to=reply_to)
         logger.debug("answered %s (%d characters%s)", conversation, len(text),
                      f", cut at {MAX_TEXT_CHARS}" if truncated else "")
+
+    async def _metadata(self, chat_id: int, group: bool, alert: dict[str, Any] | None) -> dict[str, Any]:
+        """What the dialogue may read of where a message came from; a registered group's area is the
+        consultation's region (bot.retention counts per region; without one, the deployment's)."""
+        metadata: dict[str, Any] = {"chat_id": chat_id, "group": group, "alert": alert}
+        if group:
+            found = await asyncio.to_thread(self.registry.get, REGISTRY_CHANNEL, str(chat_id))
+            if found is not None and found.home_region:
+                metadata["region"] = found.home_region
+        return metadata
 
     @staticmethod
     def _for_group(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import bot.admin.accounts  # noqa: F401 - admin_credentials, admin_sessions, adm
 import bot.admin.history  # noqa: F401 - content_versions
 import bot.alerts.model  # noqa: F401 - officers, alerts, alert_outbox, audit_log
 import bot.alerts.telegram_flow  # noqa: F401 - telegram_persistence
+import bot.daily  # noqa: F401 - daily_runs, early_warnings
 import bot.known  # noqa: F401 - indicators, known_scams
 import bot.reports  # noqa: F401 - reports, verdict_feedback
 import bot.retention  # noqa: F401 - consultation_counts, consultation_days
