@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot import known
 from bot.store import engine, metadata, now
@@ -57,7 +58,7 @@ reports = Table(
     Column("channel", String(32), nullable=False),
     Column("region", String(64), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("state", String(16), nullable=False, default=OPEN),  # for a text without indicator: OPEN/ACCEPTED/DISMISSED
+    Column("state", String(16), nullable=False, default=OPEN),  # the text's review: OPEN/ACCEPTED/DISMISSED
     Column("decided_by", String(128)),
     Column("decided_at", DateTime(timezone=True)),
 )
@@ -117,8 +118,9 @@ def submit_report(sender: str, channel: str, text: str, entities: Iterable[Mappi
     """A resident reported ``text`` (and the indicators the NLU found in it).
 
     Each indicator the sender has not reported within :data:`DUPLICATE_WINDOW` is counted once
-    (:func:`bot.known.report`); a message without indicators is kept as a text for review. A
-    sender over the limits gets ``limited`` and nothing is written."""
+    (:func:`bot.known.report`); a message without indicators is kept as a text for review, and so is one
+    with indicators when it is long enough to compare (:func:`bot.review.report_text_groups`). A sender
+    over the limits gets ``limited`` and nothing is written; each indicator kept is one report against them."""
     pairs = from_entities(entities)
     kept_text = redact(text).strip()[:MAX_TEXT_CHARS]
     print_ = known.fingerprint(kept_text)
@@ -143,10 +145,22 @@ def submit_report(sender: str, channel: str, text: str, entities: Iterable[Mappi
                 {"reporter": reporter, "kind": kind, "value": value, "text": kept_text, "fingerprint": print_,
                  "channel": channel[:32], "region": region[:64], "created_at": moment, "state": OPEN}
                 for kind, value in fresh])
-    stored = [known.report(kind, value, url) for kind, value in fresh if kind and value]
+    stored = [_count(kind, value, url) for kind, value in fresh if kind and value]
     if not fresh:
         return ReportOutcome(DUPLICATE, known.lookup(pairs, url))
     return ReportOutcome(RECORDED, stored or known.lookup(pairs, url))
+
+
+def _count(kind: str, value: str, url: str | None) -> known.Indicator:
+    """:func:`bot.known.report`, once more if it lost the race to create the indicator.
+
+    It reads, then inserts an indicator nobody reported before: two residents reporting a new number at the
+    same moment both find nothing, and the unique (kind, value) refuses the second insert. That report's
+    transaction is rolled back; the second try finds the row and counts on it (an atomic ``+ 1``)."""
+    try:
+        return known.report(kind, value, url)
+    except IntegrityError:
+        return known.report(kind, value, url)
 
 
 def submit_feedback(sender: str, channel: str, verdict: str, text: str, answer: str, scenario: str = "",
@@ -154,11 +168,16 @@ def submit_feedback(sender: str, channel: str, verdict: str, text: str, answer: 
     """A resident said a verdict was 有用 (``useful``) or 判断不对 (``wrong``, with ``claim`` once answered).
 
     A second word on the same message from the same sender replaces the first (the claim arrives after
-    the 判断不对); feedback over :data:`FEEDBACK_PER_DAY` is not kept. Returns RECORDED, DUPLICATE or LIMITED."""
+    the 判断不对); feedback over :data:`FEEDBACK_PER_DAY` is not kept. Returns RECORDED, DUPLICATE or LIMITED.
+
+    The claim's button may come without what the bot said: an empty ``answer``, ``scenario`` or ``risk`` keeps
+    the one already kept, and a 判断不对 without a claim does not forget the claim already given."""
     if verdict not in (USEFUL, WRONG):
         raise ValueError(f"verdict is {USEFUL!r} or {WRONG!r}")
     if claim is not None and claim not in CLAIMS:
         raise ValueError(f"claim is one of {', '.join(CLAIMS)}")
+    if verdict == USEFUL:
+        claim = None  # a claim answers 判断不对 only
     reporter = reporter_key(channel, sender)
     kept_text = redact(text).strip()[:MAX_TEXT_CHARS]
     print_ = known.fingerprint(kept_text)
@@ -172,9 +191,11 @@ def submit_feedback(sender: str, channel: str, verdict: str, text: str, answer: 
             feedback.c.created_at >= moment - timedelta(days=1), feedback.c.decided_at.is_(None),
         ).order_by(feedback.c.id.desc()).limit(1)).first()
         if earlier is not None:
-            if earlier.verdict == verdict and earlier.claim == claim:
+            if earlier.verdict == verdict and (claim is None or earlier.claim == claim):
                 return DUPLICATE
-            db.execute(feedback.update().where(feedback.c.id == earlier.id).values(**values))
+            kept = {key: value for key, value in values.items()
+                    if value or key not in ("answer", "scenario", "risk")}
+            db.execute(feedback.update().where(feedback.c.id == earlier.id).values(**kept))
             return RECORDED
         if _recent(db, feedback, reporter, moment - timedelta(days=1)) >= FEEDBACK_PER_DAY:
             return LIMITED

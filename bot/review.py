@@ -2,10 +2,13 @@
 
 Officers look at groups, not at single messages: fifty residents reporting one number are one row with
 a count, and thirty copies of one SMS with different links are one row too (near-duplicates by the
-fingerprint of :mod:`bot.known`). The decisions:
+fingerprint of :mod:`bot.known`): each link is an indicator of its own, but the text is the same scam, and
+it is the text that the known-scam library needs to catch the next link. A group counts residents, not
+rows: one 举报 with two numbers is two rows of one resident. The decisions:
 
 - a reported indicator is confirmed (with an optional expiry), rejected or expired (:func:`decide_indicator`);
-  confirming is what makes the next consultation that mentions it high risk;
+  confirming is what makes the next consultation that mentions it high risk (a confirmed indicator a
+  resident reports again stays confirmed);
 - a group of reported texts is added to the known-scam library or dismissed (:func:`decide_reports`);
 - a group of disputed verdicts is dismissed or turned into a training example (:func:`decide_disputes`):
   the example itself goes into the admin's draft and live through validate → train → publish, which only
@@ -20,11 +23,12 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from rapidfuzz import fuzz
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot import known
 from bot.alerts.model import audit_log
@@ -62,10 +66,12 @@ class TextGroup:
     claims: Counter[str] = field(default_factory=Counter)  # disputes: 是诈骗 / 不是诈骗 / 类型不对
     scenarios: Counter[str] = field(default_factory=Counter)  # disputes: what the bot said
     answer: str = ""  # disputes: the bot's latest answer, redacted
+    reporters: set[str] = field(default_factory=set, repr=False)  # reporter keys: residents are counted, not rows
 
     @property
     def count(self) -> int:
-        return len(self.ids)
+        """How many residents sent this text (a resident who sent it twice, or with two numbers, counts once)."""
+        return len(self.reporters) or len(self.ids)
 
 
 def _audit(db: Connection, actor: str, action: str, detail: dict[str, object]) -> None:
@@ -106,6 +112,7 @@ def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
             home = TextGroup([], row.text, print_, known._aware(row.created_at))  # type: ignore[attr-defined]
             groups.append(home)
         home.ids.append(row.id)  # type: ignore[attr-defined]
+        home.reporters.add(row.reporter)  # type: ignore[attr-defined]
         if hasattr(row, "claim"):
             home.claims[row.claim or "unanswered"] += 1
             home.scenarios[row.scenario or "none"] += 1
@@ -113,19 +120,26 @@ def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
     return sorted(groups, key=lambda g: (-g.count, -g.last.timestamp()))
 
 
+def _open_texts() -> ColumnElement[bool]:
+    """Reported messages waiting for review: with or without indicators, long enough to be compared (a bare
+    "举报 138…" is only its number's, decided on the indicator)."""
+    return and_(reports.c.state == OPEN, func.length(reports.c.fingerprint) >= known.MIN_FINGERPRINT)
+
+
 def report_text_groups(url: str | None = None, threshold: float = known.SIMILARITY_THRESHOLD) -> list[TextGroup]:
-    """Open reported messages without an indicator, grouped by near-duplicate text."""
+    """Open reported messages, grouped by near-duplicate text, the most reported first."""
     with engine(url).connect() as db:
-        rows = db.execute(select(reports.c.id, reports.c.text, reports.c.fingerprint, reports.c.created_at).where(
-            reports.c.kind.is_(None), reports.c.state == OPEN).order_by(reports.c.id.desc()).limit(GROUP_SCAN)).all()
+        rows = db.execute(select(reports.c.id, reports.c.reporter, reports.c.text, reports.c.fingerprint,
+                                 reports.c.created_at).where(_open_texts())
+                          .order_by(reports.c.id.desc()).limit(GROUP_SCAN)).all()
     return _group(rows, threshold)
 
 
 def dispute_groups(url: str | None = None, threshold: float = known.SIMILARITY_THRESHOLD) -> list[TextGroup]:
     """Open 判断不对 feedback, grouped by near-duplicate message, with what residents claimed."""
     with engine(url).connect() as db:
-        rows = db.execute(select(feedback.c.id, feedback.c.text, feedback.c.fingerprint, feedback.c.created_at,
-                                 feedback.c.claim, feedback.c.scenario, feedback.c.answer).where(
+        rows = db.execute(select(feedback.c.id, feedback.c.reporter, feedback.c.text, feedback.c.fingerprint,
+                                 feedback.c.created_at, feedback.c.claim, feedback.c.scenario, feedback.c.answer).where(
             feedback.c.verdict == WRONG, feedback.c.state == OPEN).order_by(feedback.c.id.desc())
             .limit(GROUP_SCAN)).all()
     return _group(rows, threshold)
@@ -133,19 +147,37 @@ def dispute_groups(url: str | None = None, threshold: float = known.SIMILARITY_T
 
 def decide_indicator(actor: str, decision: str, kind: str, value: str, url: str | None = None,
                      expires_in: timedelta | None = None, note: str | None = None) -> known.Indicator:
-    """``confirm``, ``reject`` or ``expire`` an indicator, audited."""
+    """``confirm``, ``reject`` or ``expire`` an indicator, audited in the same transaction.
+
+    The states are :func:`bot.known.confirm`'s, :func:`~bot.known.reject`'s and :func:`~bot.known.expire`'s,
+    written here because those commit on their own: a decision whose audit row cannot be written must not be
+    made. An indicator nobody reported is created in the decided state."""
+    moment = now()
+    values: dict[str, object]
     if decision == "confirm":
-        result = known.confirm(kind, value, actor, url, expires_in=expires_in, note=note)
+        if not actor.strip():
+            raise ValueError("confirming needs the officer's name")
+        values = {"state": known.CONFIRMED, "confirmed_by": actor.strip()[:128], "confirmed_at": moment,
+                  "expires_at": moment + expires_in if expires_in else None}
     elif decision == "reject":
-        result = known.reject(kind, value, url, note=note)
+        values = {"state": known.REJECTED}
     elif decision == "expire":
-        result = known.expire(kind, value, url)
+        values = {"state": known.EXPIRED, "expires_at": moment}
     else:
         raise ValueError(f"unknown decision {decision!r}")
+    if note is not None and decision != "expire":
+        values["note"] = note
+    key = known._key(kind, value)
+    table = known.indicators
+    this = and_(table.c.kind == kind, table.c.value == key)
     with engine(url).begin() as db:
+        if db.execute(table.update().where(this).values(**values)).rowcount == 0:
+            db.execute(table.insert().values(kind=kind, value=key, report_count=0, first_seen=moment,
+                                             last_seen=moment, **values))
+        result = known._indicator(db.execute(select(table).where(this)).one())
+        expires_at = result.expires_at.astimezone(timezone.utc).isoformat() if result.expires_at else None
         _audit(db, actor, f"indicator_{decision}", {
-            "kind": result.kind, "value": result.value, "expires_at": result.expires_at.isoformat()
-            if result.expires_at else None, "reports": result.report_count})
+            "kind": result.kind, "value": result.value, "expires_at": expires_at, "reports": result.report_count})
     return result
 
 
@@ -157,12 +189,13 @@ def decide_reports(actor: str, ids: Sequence[int], decision: str, scenario: str 
         raise ValueError(f"unknown decision {decision!r}")
     moment = now()
     with engine(url).begin() as db:
-        rows = db.execute(select(reports.c.id, reports.c.text).where(
-            reports.c.id.in_(list(ids)), reports.c.state == OPEN).order_by(reports.c.id.desc())).all()
+        rows = db.execute(select(reports.c.id, reports.c.text).where(  # locked: two officers decide once
+            reports.c.id.in_(list(ids)), reports.c.state == OPEN).order_by(reports.c.id.desc())
+            .with_for_update()).all()
         if not rows:
             return 0
         decided = [row.id for row in rows]
-        db.execute(reports.update().where(reports.c.id.in_(decided)).values(
+        db.execute(reports.update().where(reports.c.id.in_(decided), reports.c.state == OPEN).values(
             state=ACCEPTED if decision == "accept" else DISMISSED, decided_by=actor[:128], decided_at=moment))
         if decision == "accept":
             known.add_known([{"text": rows[0].text, "scenario": scenario, "title": title,
@@ -182,12 +215,13 @@ def decide_disputes(actor: str, ids: Sequence[int], decision: str, scenario: str
         raise ValueError("a training example needs the scenario the reviewer chose")
     moment = now()
     with engine(url).begin() as db:
-        rows = db.execute(select(feedback.c.id, feedback.c.text).where(
-            feedback.c.id.in_(list(ids)), feedback.c.state == OPEN).order_by(feedback.c.id.desc())).all()
+        rows = db.execute(select(feedback.c.id, feedback.c.text).where(  # locked: two officers decide once
+            feedback.c.id.in_(list(ids)), feedback.c.verdict == WRONG, feedback.c.state == OPEN)
+            .order_by(feedback.c.id.desc()).with_for_update()).all()
         if not rows:
             return []
         decided = [row.id for row in rows]
-        db.execute(feedback.update().where(feedback.c.id.in_(decided)).values(
+        db.execute(feedback.update().where(feedback.c.id.in_(decided), feedback.c.state == OPEN).values(
             state=EXAMPLE if decision == "example" else DISMISSED, decided_by=actor[:128], decided_at=moment,
             example_scenario=scenario[:64] if decision == "example" else None))
         _audit(db, actor, f"disputes_{decision}", {"ids": decided, "scenario": scenario or None})
@@ -200,8 +234,9 @@ def open_counts(url: str | None = None) -> dict[str, int]:
         return {
             "indicators": int(db.execute(select(func.count()).select_from(known.indicators).where(
                 known.indicators.c.state == known.REPORTED)).scalar_one()),
-            "texts": int(db.execute(select(func.count()).select_from(reports).where(
-                reports.c.kind.is_(None), reports.c.state == OPEN)).scalar_one()),
+            "texts": int(db.execute(select(func.count()).select_from(  # residents' texts: one per resident and text
+                select(reports.c.reporter, reports.c.fingerprint).where(_open_texts()).distinct().subquery())
+            ).scalar_one()),
             "disputes": int(db.execute(select(func.count()).select_from(feedback).where(
                 feedback.c.verdict == WRONG, feedback.c.state == OPEN)).scalar_one()),
         }
