@@ -10,7 +10,8 @@
     fraudbot admin serve                         the web admin alone
     fraudbot db upgrade | current                bring the store's schema to this release / print its revision
     fraudbot known import FILE                   known scam texts, JSON lines {"text", "scenario", "source"}
-    fraudbot indicator import FILE | list | confirm VALUE --kind K --officer NAME | expire VALUE --kind K
+    fraudbot indicator import FILE | list | confirm VALUE --kind K --officer NAME [--expires-days N]
+                       | reject VALUE --kind K | expire VALUE --kind K   decisions audited as cli:<officer>
 """
 
 from __future__ import annotations
@@ -333,7 +334,7 @@ def _json_lines(path: Path) -> list[dict]:
 
 
 def _known_command(args: argparse.Namespace) -> int:
-    """``fraudbot known import`` and ``fraudbot indicator import|list|confirm|expire`` on FRAUDBOT_DB_URL."""
+    """``fraudbot known import`` and ``fraudbot indicator import|list|confirm|reject|expire`` on FRAUDBOT_DB_URL."""
     from bot import known
 
     if args.command == "known":
@@ -351,11 +352,27 @@ def _known_command(args: argparse.Namespace) -> int:
                               "confirmed_at": item.confirmed_at.isoformat() if item.confirmed_at else None},
                              ensure_ascii=False))
         return 0
+    return _decide_indicator(args)
+
+
+def _decide_indicator(args: argparse.Namespace) -> int:
+    """``confirm``, ``reject`` or ``expire`` through the review queue's decision, so that a decision made at
+    the command line is in the audit log like one made in the web admin (actor ``cli:<officer>``)."""
+    from datetime import timedelta
+
+    from bot import review
+
+    officer = (args.officer or "").strip()
+    if not officer:
+        print("the officer's name is needed (--officer)", file=sys.stderr)
+        return 2
+    if args.action == "confirm" and args.expires_days is not None and args.expires_days <= 0:
+        print("--expires-days must be a positive number of days", file=sys.stderr)
+        return 2
+    expires_in = timedelta(days=args.expires_days) if args.action == "confirm" and args.expires_days else None
     try:
-        if args.action == "confirm":
-            found = known.confirm(args.kind, args.value, args.officer, note=args.note)
-        else:
-            found = known.expire(args.kind, args.value)
+        found = review.decide_indicator(f"cli:{officer}", args.action, args.kind, args.value,
+                                        expires_in=expires_in, note=getattr(args, "note", None))
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
@@ -382,9 +399,16 @@ def _known_parsers(commands: argparse._SubParsersAction) -> None:
     confirm.add_argument("--kind", required=True, choices=KINDS)
     confirm.add_argument("--officer", required=True)
     confirm.add_argument("--note")
+    confirm.add_argument("--expires-days", type=int, help="no longer matched after this many days")
+    reject = indicator.add_parser("reject", help="reviewed, not a scam's: residents' reports no longer mentioned")
+    reject.add_argument("value")
+    reject.add_argument("--kind", required=True, choices=KINDS)
+    reject.add_argument("--officer", default=getpass.getuser(), help="who decided (default: this user)")
+    reject.add_argument("--note")
     expire = indicator.add_parser("expire", help="no longer matched")
     expire.add_argument("value")
     expire.add_argument("--kind", required=True, choices=KINDS)
+    expire.add_argument("--officer", default=getpass.getuser(), help="who decided (default: this user)")
 
 
 def _run_server(app: Sanic, host: str, port: int) -> None:

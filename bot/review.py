@@ -64,7 +64,8 @@ class TextGroup:
     fingerprint: str
     last: datetime
     claims: Counter[str] = field(default_factory=Counter)  # disputes: 是诈骗 / 不是诈骗 / 类型不对
-    scenarios: Counter[str] = field(default_factory=Counter)  # disputes: what the bot said
+    scenarios: Counter[str] = field(default_factory=Counter)  # disputes: what the bot said it resembles
+    risks: Counter[str] = field(default_factory=Counter)  # disputes: the risk the bot gave
     answer: str = ""  # disputes: the bot's latest answer, redacted
     reporters: set[str] = field(default_factory=set, repr=False)  # reporter keys: residents are counted, not rows
 
@@ -116,6 +117,7 @@ def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
         if hasattr(row, "claim"):
             home.claims[row.claim or "unanswered"] += 1
             home.scenarios[row.scenario or "none"] += 1
+            home.risks[row.risk or ""] += 1
             home.answer = home.answer or row.answer
     return sorted(groups, key=lambda g: (-g.count, -g.last.timestamp()))
 
@@ -139,10 +141,29 @@ def dispute_groups(url: str | None = None, threshold: float = known.SIMILARITY_T
     """Open 判断不对 feedback, grouped by near-duplicate message, with what residents claimed."""
     with engine(url).connect() as db:
         rows = db.execute(select(feedback.c.id, feedback.c.reporter, feedback.c.text, feedback.c.fingerprint,
-                                 feedback.c.created_at, feedback.c.claim, feedback.c.scenario, feedback.c.answer).where(
+                                 feedback.c.created_at, feedback.c.claim, feedback.c.scenario, feedback.c.risk,
+                                 feedback.c.answer).where(
             feedback.c.verdict == WRONG, feedback.c.state == OPEN).order_by(feedback.c.id.desc())
             .limit(GROUP_SCAN)).all()
     return _group(rows, threshold)
+
+
+def indicator_sample(kind: str, value: str, url: str | None = None) -> str:
+    """The latest message residents reported with this indicator in it (redacted when it was stored)."""
+    with engine(url).connect() as db:
+        row = db.execute(select(reports.c.text).where(reports.c.kind == kind, reports.c.value == value)
+                         .order_by(reports.c.id.desc()).limit(1)).first()
+    return row.text if row else ""
+
+
+def example_text(ids: Sequence[int], url: str | None = None) -> str | None:
+    """The text a group of disputes becomes as a training example: its newest open one, the sample the page
+    showed (and the first of what :func:`decide_disputes` returns). None when all were decided."""
+    with engine(url).connect() as db:
+        row = db.execute(select(feedback.c.text).where(
+            feedback.c.id.in_(list(ids)), feedback.c.verdict == WRONG, feedback.c.state == OPEN)
+            .order_by(feedback.c.id.desc()).limit(1)).first()
+    return row.text if row else None
 
 
 def decide_indicator(actor: str, decision: str, kind: str, value: str, url: str | None = None,

@@ -4,8 +4,9 @@
 
 Every URL under ``/admin`` needs a signed-in session, except the login page; every POST
 needs the session's CSRF token; content pages need the ``admin`` role, officers see the
-overview and the alerts page. Edits are validated before they reach the draft, and the
-draft reaches the live bot only through :class:`bot.admin.publish.Publisher`.
+overview, the alerts page and the review queue (without turning disputes into training
+data). Edits are validated before they reach the draft, and the draft reaches the live bot only
+through :class:`bot.admin.publish.Publisher`.
 
 This module is the wiring: the shared state, the middleware that enforces those rules for
 every URL, and the pages' blueprints (:mod:`bot.admin.routes`, one per area).

@@ -362,3 +362,31 @@ def example_blocks(path: str, text: str) -> list[dict[str, Any]]:
                        "scenario": (block.get("metadata") or {}).get("scenario"),
                        "examples": [e for e in examples if e]})
     return blocks
+
+
+def example_file(scenario: str) -> str:
+    """The NLU file a new ``consult`` example of ``scenario`` goes to: the scenario's own file, or the
+    genuine messages' file for ``none`` (the files the examples pages edit)."""
+    from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
+
+    if scenario == NONE_SCENARIO:
+        return "nlu/data/general/none.yml"
+    if scenario in SCENARIO_IDS:
+        return f"nlu/data/scenarios/{scenario}.yml"
+    raise ValueError(f"unknown scenario {scenario!r}")
+
+
+def add_example(path: str, text: str, scenario: str, example: str, intent: str = "consult") -> str:
+    """``text`` (an NLU file) with ``example`` appended to its first ``intent`` block of ``scenario``.
+
+    One line, as the examples page would write it: line breaks become spaces, since an example is one line
+    of the block. Unchanged when the block already has the example (a second reviewer's click adds nothing)."""
+    line = " ".join(example.split())
+    if not line:
+        raise ValueError("an example cannot be empty")
+    for block in example_blocks(path, text):
+        if block["intent"] == intent and block["scenario"] == scenario:
+            if line in block["examples"]:
+                return text
+            return edit_examples(path, text, {block["index"]: "\n".join([*block["examples"], line])})
+    raise ValueError(f"{path} has no {intent} block of scenario {scenario!r}")

@@ -28,11 +28,15 @@ from bot.admin.stats import CHINA
 from bot.admin.validation import Problem
 from bot.alerts.service import AlertService
 from bot.config import AdminConfig
+from bot.review import open_counts
 
 SESSION_COOKIE = "fraudbot_admin"
 LOGIN_COOKIE = "fraudbot_login"
 OPEN_PATHS = {"/admin/login"}
-OFFICER_PATHS = {"/admin/", "/admin/alerts", "/admin/logout", "/admin/static/admin.js"}
+OFFICER_PATHS = {"/admin/", "/admin/alerts", "/admin/logout", "/admin/static/admin.js", "/admin/review",
+                 "/admin/review/indicator", "/admin/review/reports", "/admin/review/disputes"}
+"""Officers see these; everything else is the administrators'. Turning a disputed verdict into a training
+example (``/admin/review/example``) is not here: it edits the bot's training data, which is theirs."""
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -53,12 +57,13 @@ class Admin:
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         """A template rendered with what the layout needs on every page (user, CSRF token, whether
-        the draft or the live files moved since the administrator last looked)."""
+        the draft or the live files moved since the administrator last looked, and how much waits in the
+        review queue: the navigation's badge, so that reports are seen without opening the queue)."""
         user = current_user(request)
         edited, live_moved = self.draft.follow_live() if user and user.is_admin else (False, False)
         html = self.jinja.get_template(template).render(
             user=user, csrf=user.csrf if user else "", path=request.path, saved=request.args.get("saved"),
-            draft_changed=edited, live_moved=live_moved,
+            draft_changed=edited, live_moved=live_moved, waiting=open_counts() if user else {},
             **values)
         return response.html(html, status=status)
 
@@ -100,7 +105,8 @@ def csrf_matches(given: str, expected: str) -> bool:
 
 
 def may_visit(user: User, path: str) -> bool:
-    """Administrators see every page; officers the overview, the alerts and what signing out needs."""
+    """Administrators see every page; officers the overview, the alerts, the review queue and what signing
+    out needs."""
     return user.is_admin or path in OFFICER_PATHS
 
 
@@ -131,7 +137,7 @@ def client_address(request: Request) -> str:
 def form_count(form: Any, key: str, most: int = 500) -> int:
     """How many rows a form says it has; a forged or missing count means none."""
     value = str(form.get(key, "0"))
-    return min(int(value), most) if value.isdigit() else 0
+    return min(int(value), most) if value.isdecimal() else 0  # isdigit() passes "²", which int() refuses
 
 
 def field_problems(problems: list[Problem], subject: str = "") -> dict[str, list[str]]:

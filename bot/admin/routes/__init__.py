@@ -6,7 +6,7 @@ takes what it needs from :mod:`bot.admin.web`.
 
 from __future__ import annotations
 
-from bot.admin.routes import alerts, content_pages, overview, publishing, session
+from bot.admin.routes import alerts, content_pages, overview, publishing, review, session
 
-BLUEPRINTS = (session.blueprint, overview.blueprint, content_pages.blueprint, publishing.blueprint,
-              alerts.blueprint)
+BLUEPRINTS = (session.blueprint, overview.blueprint, review.blueprint, content_pages.blueprint,
+              publishing.blueprint, alerts.blueprint)
