@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
+import yaml
 from sqlalchemy import (
     Column,
     Date,
@@ -40,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from bot.config import PROJECT_ROOT
 from bot.store import engine, metadata, now
 from core.knowledge import region_key
 
@@ -62,6 +66,22 @@ consultation_days = Table(
     Column("day", Date, primary_key=True),  # a China-time day whose consultations are in consultation_counts
     Column("rolled_at", DateTime(timezone=True), nullable=False),
 )
+
+
+def tracker_db_url(endpoints: Path) -> str | None:
+    """The SQLAlchemy URL of the live tracker store, from endpoints.yml (``${VAR}`` expanded)."""
+    raw = re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m[1], ""), endpoints.read_text(encoding="utf-8"))
+    store = (yaml.safe_load(raw) or {}).get("tracker_store") or {}
+    dialect = store.get("dialect", "sqlite")
+    if dialect == "sqlite":
+        db = Path(store.get("db") or "rasa.db")
+        return f"sqlite:///{db if db.is_absolute() else PROJECT_ROOT / db}"
+    if not store.get("url"):
+        return None
+    from sqlalchemy.engine import URL
+
+    return str(URL.create(dialect, username=store.get("username"), password=store.get("password"),
+                          host=store.get("url"), port=store.get("port"), database=store.get("db")))
 
 
 def retention_days() -> int:

@@ -9,17 +9,12 @@ chart does not drop when old conversations are deleted.
 
 from __future__ import annotations
 
-import os
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-import yaml
 from sqlalchemy import create_engine
 
-from bot.config import PROJECT_ROOT
 from bot.retention import CHINA, consultations_since, day_start, rolled_counts, scenario_of
 
 
@@ -29,22 +24,6 @@ class Overview:
     per_day: dict[date, Counter]  # day -> scenario -> count
     per_scenario: Counter
     total: int
-
-
-def tracker_db_url(endpoints: Path) -> str | None:
-    """The SQLAlchemy URL of the live tracker store, from endpoints.yml (``${VAR}`` expanded)."""
-    raw = re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m[1], ""), endpoints.read_text(encoding="utf-8"))
-    store = (yaml.safe_load(raw) or {}).get("tracker_store") or {}
-    dialect = store.get("dialect", "sqlite")
-    if dialect == "sqlite":
-        db = Path(store.get("db") or "rasa.db")
-        return f"sqlite:///{db if db.is_absolute() else PROJECT_ROOT / db}"
-    if not store.get("url"):
-        return None
-    from sqlalchemy.engine import URL
-
-    return str(URL.create(dialect, username=store.get("username"), password=store.get("password"),
-                          host=store.get("url"), port=store.get("port"), database=store.get("db")))
 
 
 def overview(url: str | None, days: int = 14, today: date | None = None, store_url: str | None = None) -> Overview:

@@ -8,8 +8,9 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.admin.stats import chart_svg, overview, tracker_db_url
+from bot.admin.stats import chart_svg, overview
 from bot.admin.web import admin_of
+from bot.retention import tracker_db_url
 from core.knowledge import scenarios
 
 blueprint = Blueprint("admin_overview")
