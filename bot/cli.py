@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from bot import privacy
+from bot import daily_commands, privacy
 from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, quiet_logs
 from bot.processes import spawn, start_action_server
 from bot.supervisor import Child, Supervisor
@@ -141,6 +141,7 @@ def _serve_children(model: Path, chat: bool, env: dict[str, str]) -> list[Child]
         Child("rasa", start(["bot.rasa_server", *rasa]), final=chat),
         Child("alerts-worker", start(["bot.cli", "alert", "worker"], helpers_log)),
         Child("admin", start(["bot.cli", "admin", "serve"], helpers_log)),
+        Child("daily", start(["bot.cli", "daily"], helpers_log)),  # retention, 研判, suggestions once a day
     ]
     if env.get("FRAUDBOT_API_TOKEN"):
         children.append(Child("alerts-api", start(["bot.cli", "alert", "api"], helpers_log)))
@@ -489,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_admin.add_argument("--host", default=os.environ.get(ADMIN_HOST_ENV) or "127.0.0.1",
                              help=f"interface to listen on ({ADMIN_HOST_ENV}, default 127.0.0.1)")
     serve_admin.add_argument("--port", type=int, default=ADMIN_PORT)
+    daily_commands.add_parsers(commands)
     db = commands.add_parser("db", help="the schema of the project's store")
     db_actions = db.add_subparsers(dest="action", required=True)
     db_actions.add_parser("upgrade", help="bring the store (FRAUDBOT_DB_URL) to this release's schema")
@@ -500,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         return _alert_command(args)
     if args.command in ("known", "indicator"):
         return _known_command(args)
+    if args.command in ("report", "retention", "daily"):
+        return daily_commands.run(args)
     if args.command in ("admin", "validate"):
         return _admin_command(args)
 

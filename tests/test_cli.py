@@ -116,7 +116,7 @@ def test_serve_supervises_every_process_with_the_token_off_the_command_line(monk
     monkeypatch.setattr(subprocess, "Popen", popen)
     env = {"FRAUDBOT_RASA_TOKEN": "s3cret"}
     children = cli._serve_children(Path("model.tar.gz"), chat=False, env=env)
-    assert [child.name for child in children] == ["actions", "rasa", "alerts-worker", "admin"]
+    assert [child.name for child in children] == ["actions", "rasa", "alerts-worker", "admin", "daily"]
     assert not any(child.final for child in children)  # every one is restarted when it dies
     for child in children:
         child.start()
