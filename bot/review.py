@@ -25,12 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from rapidfuzz import fuzz
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot import known
+from bot import known, near_duplicates
 from bot.alerts.model import audit_log
 from bot.reports import ACCEPTED, DISMISSED, EXAMPLE, OPEN, WRONG, feedback, reports
 from bot.store import engine, now
@@ -98,27 +97,21 @@ def indicator_groups(url: str | None = None, limit: int = 100) -> list[Indicator
 
 
 def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
-    """Greedy grouping, newest first: a row joins the first group whose sample it is a near-duplicate of."""
-    groups: list[TextGroup] = []
-    for row in rows:
-        print_ = row.fingerprint  # type: ignore[attr-defined]
-        home = None
-        for group in groups:
-            if print_ == group.fingerprint or (
-                    min(len(print_), len(group.fingerprint)) >= known.MIN_FINGERPRINT
-                    and fuzz.ratio(print_, group.fingerprint, score_cutoff=threshold * 100)):
-                home = group
-                break
-        if home is None:
-            home = TextGroup([], row.text, print_, known._aware(row.created_at))  # type: ignore[attr-defined]
-            groups.append(home)
-        home.ids.append(row.id)  # type: ignore[attr-defined]
-        home.reporters.add(row.reporter)  # type: ignore[attr-defined]
-        if hasattr(row, "claim"):
-            home.claims[row.claim or "unanswered"] += 1
-            home.scenarios[row.scenario or "none"] += 1
-            home.risks[row.risk or ""] += 1
-            home.answer = home.answer or row.answer
+    """Rows (newest first) in groups of near-duplicate texts (:func:`bot.near_duplicates.group`), the most
+    reported first."""
+    groups = []
+    for members in near_duplicates.group([row.fingerprint for row in rows], threshold):  # type: ignore[attr-defined]
+        first = rows[members[0]]
+        home = TextGroup([], first.text, first.fingerprint, known._aware(first.created_at))  # type: ignore[attr-defined]
+        for row in (rows[i] for i in members):
+            home.ids.append(row.id)  # type: ignore[attr-defined]
+            home.reporters.add(row.reporter)  # type: ignore[attr-defined]
+            if hasattr(row, "claim"):
+                home.claims[row.claim or "unanswered"] += 1
+                home.scenarios[row.scenario or "none"] += 1
+                home.risks[row.risk or ""] += 1
+                home.answer = home.answer or row.answer
+        groups.append(home)
     return sorted(groups, key=lambda g: (-g.count, -g.last.timestamp()))
 
 
