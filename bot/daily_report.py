@@ -16,12 +16,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from scipy.stats import poisson
 from sqlalchemy import create_engine, func, select
 
+from bot import new_scripts
 from bot.reports import reports
 from bot.retention import (
     CHINA,
@@ -59,7 +60,7 @@ def daily_counts(first: date, last: date, tracker_url: str | None, store_url: st
         tracker = create_engine(tracker_url, future=True)
         try:
             with tracker.connect() as db:
-                for timestamp, intent, data in db.execute(
+                for timestamp, intent, data, _sender in db.execute(
                         consultations_since(day_start(first), day_start(last + timedelta(days=1)))):
                     day = datetime.fromtimestamp(timestamp, CHINA).date()
                     if day in counts and day not in rolled:
@@ -97,14 +98,16 @@ class DailyReport:
     total: int
     money_sent: int  # consultations of residents whose money had already gone
     reported: list[tuple[str, str, int]]  # (kind, value, reports that day), most reported first
+    scripts: list[new_scripts.Script] = field(default_factory=list)  # new scripts of the week up to the day
 
     @property
     def rising(self) -> list[Row]:
         return [row for row in self.rows if row.rising]
 
 
-def build(day: date, tracker_url: str | None, store_url: str | None = None) -> DailyReport:
-    """The report of ``day`` (a China-time date)."""
+def build(day: date, tracker_url: str | None, store_url: str | None = None, scripts: bool = True) -> DailyReport:
+    """The report of ``day`` (a China-time date); ``scripts=False`` leaves out the new scripts (they need the
+    tracker store's texts of the week, the known-scam library and the training examples)."""
     first = day - timedelta(days=BASELINE_DAYS)
     counts = daily_counts(first, day, tracker_url, store_url)
     per_day: dict[date, Counter[tuple[str, str]]] = {}
@@ -130,7 +133,8 @@ def build(day: date, tracker_url: str | None, store_url: str | None = None) -> D
             .where(reports.c.kind.is_not(None), reports.c.created_at >= start,
                    reports.c.created_at < start + timedelta(days=1))
             .group_by(reports.c.kind, reports.c.value).order_by(func.count(reports.c.id).desc(), reports.c.value))]
-    return DailyReport(day, rows, sum(per_day[day].values()), money_sent, reported)
+    found = new_scripts.find(tracker_url, day, store_url) if scripts and tracker_url else []
+    return DailyReport(day, rows, sum(per_day[day].values()), money_sent, reported, found)
 
 
 def to_markdown(report: DailyReport, names: dict[str, str]) -> str:
@@ -148,6 +152,10 @@ def to_markdown(report: DailyReport, names: dict[str, str]) -> str:
               f"{r.p_value:.3g} |" for r in report.rows if r.count or r.mean_7]
     if report.reported:
         lines += ["", "## 居民举报", ""] + [f"- {kind} {value}：{n} 次" for kind, value, n in report.reported]
+    if report.scripts:
+        lines += ["", "## 新话术（诈骗库和训练样例里都没有，多位居民发来）", ""]
+        lines += [f"- {s.residents} 位居民，{s.messages} 条，像「{names.get(s.scenario, s.scenario)}」：{s.sample}"
+                  for s in report.scripts]
     return "\n".join(lines) + "\n"
 
 
@@ -167,6 +175,8 @@ def to_chat(report: DailyReport, names: dict[str, str]) -> str:
     if busiest:
         lines.append("咨询最多：")
         lines += [f"· {names.get(r.scenario, r.scenario)}（{r.region}）{r.count} 次" for r in busiest]
+    if report.scripts:
+        lines.append(f"发现 {len(report.scripts)} 种新话术（多位居民发来、诈骗库里没有），请到管理后台查看。")
     if report.reported:
         times = sum(n for _kind, _value, n in report.reported)
         lines.append(f"居民举报 {times} 次，涉及 {len(report.reported)} 个号码或链接，请到管理后台审核。")

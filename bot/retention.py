@@ -137,10 +137,11 @@ def rolled_counts(days: list[date], store_url: str | None = None) -> dict[date, 
 
 
 def consultations_since(since: float, until: float | None = None) -> object:
-    """The query of consultations (time, intent, stored parse data) in ``[since, until)``: the overview and the
-    roll-up count the same messages."""
-    query = text("SELECT timestamp, intent_name, data FROM events WHERE type_name = 'user' AND timestamp >= :since "
-                 "AND timestamp < :until AND intent_name IN :intents").bindparams(bindparam("intents", expanding=True))
+    """The query of consultations (time, intent, stored event, conversation) in ``[since, until)``: the overview,
+    the roll-up, the daily report and the new scripts read the same messages."""
+    query = text("SELECT timestamp, intent_name, data, sender_id FROM events WHERE type_name = 'user' "
+                 "AND timestamp >= :since AND timestamp < :until AND intent_name IN :intents"
+                 ).bindparams(bindparam("intents", expanding=True))
     return query.bindparams(since=since, until=until if until is not None else float("inf"),
                             intents=list(CONSULT_INTENTS))
 
@@ -150,7 +151,7 @@ def roll_up(tracker: Connection, store_url: str | None, today: date) -> list[dat
     done = rolled_days(store_url)
     rows = tracker.execute(consultations_since(0.0, day_start(today)))
     counts: dict[date, Counter[tuple[str, str, str]]] = {}
-    for timestamp, intent, data in rows:
+    for timestamp, intent, data, _sender in rows:
         day = datetime.fromtimestamp(timestamp, CHINA).date()
         if day not in done:
             counts.setdefault(day, Counter())[(*consultation_key(data), intent)] += 1

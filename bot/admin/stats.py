@@ -39,7 +39,7 @@ def overview(url: str | None, days: int = 14, today: date | None = None, store_u
         engine = create_engine(url, future=True)
         try:
             with engine.connect() as db:
-                for timestamp, _intent, data in db.execute(consultations_since(since)):
+                for timestamp, _intent, data, _sender in db.execute(consultations_since(since)):
                     day = datetime.fromtimestamp(timestamp, CHINA).date()
                     if day in per_day and day not in rolled:
                         per_day[day][scenario_of(data)] += 1
