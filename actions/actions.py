@@ -1,7 +1,8 @@
 """Rasa SDK actions: thin wrappers that turn the tracker into a :class:`~core.verdict.Case`.
 
-The decisions live in :mod:`core.verdict` and :mod:`core.report_lines`; these classes
-only read slots and the latest message, send the reply, and set slots.
+The decisions live in :mod:`core.verdict`, :mod:`core.report_lines` and :mod:`core.reporting`; these
+classes only read slots and the latest message, send the reply, set slots, and hand a resident's
+举报 and feedback to the store (:mod:`bot.reports`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,27 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.known import lookups_for
+from bot import reports
+from bot.known import CONFIRMED, lookups_for
+from bot.store import GroupRegistry
+from core.knowledge import region_key
 from core.languages import ENGLISH, language_of
 from core.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
-from core.replies import Reply, calm_and_ask, compose, how_to_report
+from core.replies import Reply, calm_and_ask, compose, how_to_report, indicator_name
 from core.report_lines import line, regional_lines
+from core.reporting import (
+    FEEDBACK_USEFUL,
+    USEFUL,
+    WRONG,
+    claim_in,
+    claim_of,
+    indicator_entities,
+    intent_of_payload,
+    is_payload,
+    report_content,
+    report_words,
+    wants_to_report,
+)
 from core.verdict import (
     COULD_NOT_READ,
     MIN_SCENARIO_CONFIDENCE,
@@ -50,6 +67,17 @@ _YES = re.compile(r"是|有|对|嗯|要了|让我|叫我|给了|说了|转了|�
 _NO = re.compile(r"没|不|否|无|未|冇|莫得|木有")
 _BUT = re.compile(r"不过|但是|但|可是|只是|就是他|倒是")
 _FIRST_WORDS = re.compile(r"[^\s，,。.！!？?、]{1,4}")  # 有的 / 对对对 / 没有 / 那倒没有
+# The last judgement of the conversation: the message judged (as typed), its indicator entities, the risk
+# and the bot's answer. 举报 alone reports that message; 有用 / 判断不对 are about that answer.
+VERDICT = "verdict"
+CLAIM_ASKED = "claim_asked"  # 判断不对 was answered with "哪里不对？": the next 是诈骗 / 不是诈骗 / 类型不对 answers it
+MAX_KEPT_CHARS = 1000  # what review needs of a message and an answer (bot.reports keeps less)
+REST_CHANNEL = "rest"
+# The input channels whose metadata names a group, and the channel that group is registered under
+# (bot/channels/telegram.py: CHANNEL and REGISTRY_CHANNEL; not imported: the action server runs no channel).
+GROUP_REGISTRY_CHANNELS = {"telegram_bot": "telegram"}
+REPORT_REPLIES = {reports.RECORDED: "utter_report_recorded", reports.DUPLICATE: "utter_report_duplicate",
+                  reports.LIMITED: "utter_report_limited", reports.NOTHING: "utter_report_nothing"}
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -150,6 +178,80 @@ def remembered(case: Case, reply: Reply | None = None) -> list[EventType]:
     return events
 
 
+def judged(text: str, entities: list[dict[str, Any]], reply: Reply | None) -> SlotSet:
+    """The :data:`VERDICT` slot for a message judged now (``reply`` None: the call check has only begun)."""
+    return SlotSet(VERDICT, {"text": text[:MAX_KEPT_CHARS], "entities": indicator_entities(entities),
+                             "risk": reply.risk if reply else "",
+                             "answer": "\n".join(reply.messages)[:MAX_KEPT_CHARS] if reply else ""})
+
+
+def last_verdict(tracker: Tracker) -> dict[str, Any]:
+    found = tracker.get_slot(VERDICT)
+    return found if isinstance(found, dict) else {}
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def input_channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or REST_CHANNEL
+
+
+def region_of(tracker: Tracker) -> str:
+    """The region a report or feedback counts for: the region tags of the group it was sent in (a Telegram
+    group registered with ``fraudbot target add … --region``), else the deployment's region."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    registry_channel = GROUP_REGISTRY_CHANNELS.get(input_channel(tracker))
+    if registry_channel and metadata.get("group") and metadata.get("chat_id") is not None:
+        try:
+            group = GroupRegistry().get(registry_channel, str(metadata["chat_id"]))
+        except Exception:  # noqa: BLE001 - the report still counts, for the deployment's region
+            logger.exception("group registry unreadable; region of the deployment used")
+            group = None
+        if group is not None and group.regions:
+            return group.regions
+    return region_key()
+
+
+def claim_answered(tracker: Tracker) -> str | None:
+    """The claim this message gives, when it answers "哪里不对？" about a verdict: a 是诈骗 / 不是诈骗 / 类型不对
+    button (pressed any time after the question), or the words typed right after it (WeChat)."""
+    if not last_verdict(tracker).get("answer"):
+        return None
+    message = tracker.latest_message or {}
+    pressed = claim_in(message.get("entities") or [])
+    if pressed is not None:
+        return pressed
+    return claim_of(latest_text(tracker)) if tracker.get_slot(CLAIM_ASKED) else None
+
+
+def file_report(tracker: Tracker) -> reports.ReportOutcome:
+    """Hand this 举报 to the store: what follows (or precedes) the word 举报, else the message judged last.
+
+    The 举报 button carries the numbers of the judged message itself (:func:`core.reporting.report_payload`):
+    the conversation holds them masked by now."""
+    message = tracker.latest_message or {}
+    entities = list(message.get("entities") or [])
+    earlier = last_verdict(tracker)
+    sender, channel, region = tracker.sender_id, input_channel(tracker), region_of(tracker)
+    text = latest_text(tracker)
+    if is_payload(text):
+        return reports.submit_report(sender, channel, str(earlier.get("text") or ""),
+                                     indicator_entities(entities + list(earlier.get("entities") or [])), region)
+    typed = original_text(tracker)
+    content = report_content(typed if report_words(typed) else text)
+    outcome = reports.submit_report(sender, channel, content, indicator_entities(entities), region)
+    if outcome.status == reports.NOTHING and earlier.get("text"):  # 举报 alone: the message judged last
+        outcome = reports.submit_report(sender, channel, str(earlier["text"]),
+                                        indicator_entities(earlier.get("entities") or []), region)
+    return outcome
+
+
 def heard_something(case: Case) -> bool:
     """Whether the message holds anything to answer beyond the scam topic: a fact, a request,
     a notice, English, or a safeguard."""
@@ -172,7 +274,23 @@ class ActionAssess(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        if claim_answered(tracker) is not None:  # "不是诈骗" typed after "哪里不对？", read as a deny or a story
+            return await ActionDispute().run(dispatcher, tracker, domain)
         case = case_from_tracker(tracker)
+        if wants_to_report(latest_text(tracker), latest_intent(tracker)):
+            if not case.money_sent:
+                return await ActionReport().run(dispatcher, tracker, domain)
+            # "举报这个骗子，我转了他3万": the golden hour comes first; the report is still kept
+            try:
+                file_report(tracker)
+            except Exception:  # noqa: BLE001 - the resident must get 110 and the stop-payment line
+                logger.exception("report with money sent not stored")
+        events = self._answer(case, dispatcher, tracker)
+        if tracker.get_slot(CLAIM_ASKED):
+            events.append(SlotSet(CLAIM_ASKED, None))  # a new message instead of the answer: the question lapses
+        return events
+
+    def _answer(self, case: Case, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         found = assessment(case)
         # Residents' stories stay out of the INFO log; numbers are masked even at DEBUG.
         logger.info("assess scenario=%s conf=%.2f p_scam=%.2f risk=%s evidence=%s chars=%d", case.scenario,
@@ -187,7 +305,8 @@ class ActionAssess(Action):
                 dispatcher.utter_message(response="utter_call_check_intro_unknown")
             else:
                 dispatcher.utter_message(response="utter_call_check_intro", scenario_name=info.name)
-            return remembered(case) + [FollowupAction(CALL_CHECK_FORM)]
+            return remembered(case) + [judged(original_text(tracker), case.entities, None),
+                                       FollowupAction(CALL_CHECK_FORM)]
         payload = case.text.startswith("/")  # a button (/affirm) outside the question it belonged to
         if (payload or not case.unreadable) and info is None and nothing_found and not case.money_sent and not heard:
             if intent in OWN_ANSWERS:  # small talk routed here in case it carried a fact: its own answer
@@ -204,7 +323,10 @@ class ActionAssess(Action):
             return remembered(case, reply)
         reply = compose(case)
         send(dispatcher, reply)
-        return remembered(case, reply)
+        events = remembered(case, reply)
+        if reply.judged and not payload:
+            events.append(judged(original_text(tracker), case.entities, reply))
+        return events
 
 
 class ActionCallVerdict(Action):
@@ -223,7 +345,7 @@ class ActionCallVerdict(Action):
                 case.earlier_evidence = case.earlier_evidence | {CLAIMED_ON_THE_PHONE}
             reply = compose(case)
             send(dispatcher, reply)
-            return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS]
+            return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS] + self._judged(tracker, reply)
         case = Case(
             scenario=tracker.get_slot("scenario") or NONE,
             confidence=1.0,
@@ -242,7 +364,15 @@ class ActionCallVerdict(Action):
         )
         reply = compose(case)
         send(dispatcher, reply)
-        return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS]
+        return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS] + self._judged(tracker, reply)
+
+    @staticmethod
+    def _judged(tracker: Tracker, reply: Reply) -> list[EventType]:
+        """The verdict answers the story that started the check (kept when the check began)."""
+        if not reply.judged:
+            return []
+        story = last_verdict(tracker)
+        return [judged(str(story.get("text") or ""), list(story.get("entities") or []), reply)]
 
 
 def answer(value: Any) -> bool | None:
@@ -330,6 +460,8 @@ class ActionHotlines(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        if wants_to_report(latest_text(tracker), latest_intent(tracker)):
+            return await ActionReport().run(dispatcher, tracker, domain)
         case = case_from_tracker(tracker)
         if case.request == "how_to_report":
             send(dispatcher, how_to_report())
@@ -344,3 +476,95 @@ class ActionHotlines(Action):
         dispatcher.utter_message(text=text)
         return [SlotSet("lines_shown", True)]
 
+
+class ActionReport(Action):
+    """A resident's 举报 (typed, or the button under a high-risk verdict): kept for the officers' review
+    (:func:`bot.reports.submit_report`), answered with what happens next and 96110.
+
+    A message the classifier called ``report`` that is really a question about reporting ("举报诈骗短信
+    发到哪") or a story is judged as usual."""
+
+    def name(self) -> str:
+        return "action_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        if not wants_to_report(latest_text(tracker), latest_intent(tracker)):
+            return await ActionAssess().run(dispatcher, tracker, domain)
+        try:
+            outcome = file_report(tracker)
+        except Exception:  # noqa: BLE001 - the resident is told, and still gets 96110
+            logger.exception("report not stored")
+            dispatcher.utter_message(response="utter_report_not_saved")
+            return []
+        logger.info("report %s channel=%s indicators=%d", outcome.status, input_channel(tracker),
+                    len(outcome.indicators))
+        dispatcher.utter_message(response=REPORT_REPLIES[outcome.status])
+        confirmed = [item for item in outcome.indicators if item.state == CONFIRMED]
+        if confirmed and outcome.status in (reports.RECORDED, reports.DUPLICATE):
+            dispatcher.utter_message(response="utter_report_confirmed", what=indicator_name(confirmed[0].kind))
+        return []
+
+
+class ActionFeedback(Action):
+    """有用 / 判断不对 about the last verdict (:func:`bot.reports.submit_feedback`); 判断不对 asks one question,
+    是诈骗 / 不是诈骗 / 类型不对, unless the REST client sent the claim with it."""
+
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        verdict = last_verdict(tracker)
+        if not verdict.get("answer"):
+            dispatcher.utter_message(response="utter_feedback_no_verdict")
+            return []
+        intent = intent_of_payload(latest_text(tracker)) or latest_intent(tracker)
+        said = USEFUL if intent == FEEDBACK_USEFUL else WRONG
+        claim = claim_in((tracker.latest_message or {}).get("entities") or []) if said == WRONG else None
+        status = store_feedback(tracker, verdict, said, claim)
+        if status == reports.LIMITED:
+            dispatcher.utter_message(response="utter_feedback_limited")
+        elif said == USEFUL:
+            dispatcher.utter_message(response="utter_feedback_useful")
+        elif claim is not None:
+            dispatcher.utter_message(response="utter_dispute_noted")
+        else:
+            dispatcher.utter_message(response="utter_feedback_ask_claim")
+            return [SlotSet(CLAIM_ASKED, True)]
+        return [SlotSet(CLAIM_ASKED, None)]
+
+
+class ActionDispute(Action):
+    """The answer to "哪里不对？" (是诈骗 / 不是诈骗 / 类型不对): the feedback gets its claim, and goes to review.
+
+    Words like "我觉得这不是诈骗吧" from a resident who was asked nothing are a message to judge, never eaten."""
+
+    def name(self) -> str:
+        return "action_dispute"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        claim = claim_answered(tracker)
+        if claim is None:
+            if is_payload(latest_text(tracker)):  # an old question's button, with no verdict to go with it
+                dispatcher.utter_message(response="utter_feedback_no_verdict")
+                return [SlotSet(CLAIM_ASKED, None)]
+            return await ActionAssess().run(dispatcher, tracker, domain)
+        status = store_feedback(tracker, last_verdict(tracker), WRONG, claim)
+        dispatcher.utter_message(response="utter_feedback_limited" if status == reports.LIMITED
+                                 else "utter_dispute_noted")
+        return [SlotSet(CLAIM_ASKED, None)]
+
+
+def store_feedback(tracker: Tracker, verdict: dict[str, Any], said: str, claim: str | None) -> str:
+    """Keep the resident's word on ``verdict`` (the message and the bot's answer, redacted by the store);
+    a store that cannot be written loses the feedback, not the conversation."""
+    try:
+        return reports.submit_feedback(
+            tracker.sender_id, input_channel(tracker), said, text=str(verdict.get("text") or ""),
+            answer=str(verdict.get("answer") or ""), scenario=tracker.get_slot("scenario") or "",
+            risk=str(verdict.get("risk") or ""), claim=claim, region=region_of(tracker))
+    except Exception:  # noqa: BLE001 - the resident is thanked either way
+        logger.exception("feedback not stored")
+        return reports.RECORDED

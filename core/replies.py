@@ -30,6 +30,7 @@ from core.report_lines import (
     official_site,
     route,
 )
+from core.reporting import FEEDBACK_USEFUL, FEEDBACK_WRONG, payload, report_payload
 from core.verdict import (
     COULD_NOT_READ,
     NONE,
@@ -66,6 +67,8 @@ _SETTLE = {
     "sms": "关键看：短信有没有让您点链接填卡号、密码、验证码，或者回拨？有就是诈骗。",
 }
 _SETTLE_DEFAULT = "关键看：对方有没有让您转账、先交钱、要验证码、下载APP或保密？有一样就是诈骗。"
+# The buttons under a judgement: residents tell whether it helped, and report a high-risk one (core.reporting).
+REPORT_TITLE, USEFUL_TITLE, WRONG_TITLE = "举报", "有用", "判断不对"
 
 
 @dataclass
@@ -77,6 +80,17 @@ class Reply:
     buttons: list[dict[str, str]] = field(default_factory=list)
     ask_bank: bool = False
     lines_shown: bool = False  # this reply named the hotline block
+    judged: bool = False  # this reply judges the resident's message: they may say whether it was right
+
+
+def feedback_buttons(case: Case, risk: str) -> list[dict[str, str]]:
+    """有用 / 判断不对 under every judgement; 举报 first under a high-risk one, carrying the numbers the
+    conversation will have masked by the time it is pressed (:func:`core.reporting.report_payload`)."""
+    buttons = [{"title": USEFUL_TITLE, "payload": payload(FEEDBACK_USEFUL)},
+               {"title": WRONG_TITLE, "payload": payload(FEEDBACK_WRONG)}]
+    if risk == "high":
+        buttons.insert(0, {"title": REPORT_TITLE, "payload": report_payload(case.entities)})
+    return buttons
 
 
 def _lines(lines: list[ReportLine]) -> str:
@@ -101,10 +115,13 @@ def _fit(text: str, limit: int = MAX_CHARS) -> str:
 
 
 def _finish(case: Case, reply: Reply) -> Reply:
-    """Apply the limits and the resident's script (Traditional in, Traditional out)."""
+    """Apply the limits and the resident's script (Traditional in, Traditional out); a judgement gets the
+    feedback buttons, unless it already asks something with its own (the golden hour's bank question)."""
     messages = [m for m in reply.messages if m][:MAX_BUBBLES]
     messages = [_fit(m) for m in messages]
     reply.messages = in_script(messages, case.language)
+    if reply.judged and not reply.buttons:
+        reply.buttons = feedback_buttons(case, reply.risk)
     return reply
 
 
@@ -182,11 +199,11 @@ def notice(case: Case) -> Reply:
     return Reply("low", [
         "这是一条银行或支付平台的交易通知，不是诈骗本身。",
         f"请核对是不是您本人的消费：是，就不用管；不是您本人花的，{call}冻结卡片、查明原因。",
-        "通知里要是有链接或让您回拨的号码，别点也别回拨，以卡背面的号码为准。拿不准就打96110问问。"])
+        "通知里要是有链接或让您回拨的号码，别点也别回拨，以卡背面的号码为准。拿不准就打96110问问。"], judged=True)
 
 
 def safeguard(case: Case, say: str) -> Reply:
-    return Reply("low", [say])
+    return Reply("low", [say], judged=True)
 
 
 # -- what the resident has already done ---------------------------------------------------------
@@ -220,10 +237,10 @@ def golden_hour(case: Case) -> Reply:
     if not known:
         messages.append("您是用哪家银行或支付平台转的钱？告诉我，我把它的官方电话给您。")
         buttons = [{"title": bank, "payload": f'/inform{{"bank":"{bank}"}}'} for bank in BANK_BUTTONS]
-        return Reply("high", messages, buttons, ask_bank=True)
+        return Reply("high", messages, buttons, ask_bank=True, judged=True)
     tail, shown = _tail(case, "money_sent", case.bank, drop=("police",) if reported else ())
     messages.append(tail)
-    return Reply("high", messages, lines_shown=shown)
+    return Reply("high", messages, lines_shown=shown, judged=True)
 
 
 def card_or_code_given(case: Case) -> Reply:
@@ -233,7 +250,7 @@ def card_or_code_given(case: Case) -> Reply:
     first = _calm(case, f"🚨 高风险！请马上打{who}，冻结这张卡、改密码。钱还在，还来得及。")
     second = "有验证码进来，谁要都别给。留意银行短信，一旦发现扣款，立刻打110报警，再让银行止付。"
     tail, shown = _tail(case, "call")
-    return Reply("high", [first, second, tail], lines_shown=shown)
+    return Reply("high", [first, second, tail], lines_shown=shown, judged=True)
 
 
 def clicked_or_installed(case: Case) -> Reply:
@@ -247,7 +264,7 @@ def clicked_or_installed(case: Case) -> Reply:
     second = ("这几天收到的验证码，谁要都别给。如果已经填了卡号、密码或验证码，马上打银行客服冻结卡片；"
               "发现扣款，立刻打110。")
     tail, shown = _tail(case, "sms")
-    return Reply("high", [first, "接着" + steps[-1] + "。" + second, tail], lines_shown=shown)
+    return Reply("high", [first, "接着" + steps[-1] + "。" + second, tail], lines_shown=shown, judged=True)
 
 
 def first_aid(case: Case) -> Reply:
@@ -315,6 +332,11 @@ def _reasons(case: Case, found: Assessment) -> list[str]:
 _INDICATOR_NAMES = {"phone": "号码", "domain": "网址", "bank_card": "账户", "im_account": "账号", "app": "APP"}
 
 
+def indicator_name(kind: str) -> str:
+    """What a resident calls an indicator of ``kind`` (core.indicators.KINDS): 号码, 网址, 账户 …"""
+    return _INDICATOR_NAMES.get(kind, "号码")
+
+
 def _day(iso: object) -> str:
     """``2026-11-20`` → ``11月20日`` (empty when unknown)."""
     match = re.fullmatch(r"\d{4}-(\d{2})-(\d{2})", str(iso or ""))
@@ -355,7 +377,7 @@ def verdict(case: Case) -> Reply:
         advice = _advice(case, info.id)[:2]
         tail, shown = _tail(case, info.situation)
         return Reply("low", [f"「{info.name}」是这样骗人的：{info.truth}",
-                             "遇到了怎么办：\n" + _numbered(advice), tail], lines_shown=shown)
+                             "遇到了怎么办：\n" + _numbered(advice), tail], lines_shown=shown)  # knowledge, not judged
     reasons = _reasons(case, found) + _sign_notes(case)
     notes = known_notes(case)
     if notes and not known_hits(case):
@@ -379,20 +401,21 @@ def verdict(case: Case) -> Reply:
         third = "现在就做：\n" + _numbered(advice) + "\n" + tail
         if len(third) > MAX_CHARS:
             third = "现在就做：\n" + _numbered(advice[:1]) + "\n" + tail
-        return Reply("high", [_calm(case, first), "为什么：\n" + why if why else "", third], lines_shown=shown)
+        return Reply("high", [_calm(case, first), "为什么：\n" + why if why else "", third], lines_shown=shown,
+                     judged=True)
     if level == "medium":
         first = (f"⚠️ 需警惕：这有「{info.name}」诈骗的特征，还不能确定。先别转账、别说验证码。" if info
                  else "⚠️ 需警惕：里面有诈骗常见的危险信号，还不能确定。先别转账、别说验证码。")
         why = ("为什么：\n" + "\n".join(reasons[:2]) + "\n") if reasons else ""
         tail, shown = _tail(case, situation(case), case.bank)
         return Reply("medium", [_calm(case, first), why + _SETTLE.get(where, _SETTLE_DEFAULT), tail],
-                     lines_shown=shown)
+                     lines_shown=shown, judged=True)
     first = "目前未发现明显诈骗特征，但这不代表一定安全。"
     if reasons:
         first += "\n" + "\n".join(reasons[:2])
     second = _WOULD_BE_SCAM + "\n" + _HOW_TO_VERIFY.get(where, _VERIFY_DEFAULT)
     tail, shown = _tail(case, "consult")
-    return Reply("low", [_calm(case, first), second + "\n" + tail], lines_shown=shown)
+    return Reply("low", [_calm(case, first), second + "\n" + tail], lines_shown=shown, judged=True)
 
 
 def call_check_verdict(case: Case) -> Reply:
@@ -405,7 +428,7 @@ def call_check_verdict(case: Case) -> Reply:
             "从您的回答看，对方没让您转账，也没要验证码，钱也没动，目前不像诈骗。",
             "不过，如果对方再打来让您转账、交钱、要验证码或下载APP，那就是诈骗，直接挂断。"
             + _HOW_TO_VERIFY["call"],
-            tail], lines_shown=shown)
+            tail], lines_shown=shown, judged=True)
     reply = verdict(case)
     said = "让您转账" if case.asked_money else "要验证码、屏幕共享或APP"
     if len(reply.messages[0]) < URGENT_FIRST - 20:

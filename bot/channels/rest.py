@@ -7,7 +7,9 @@ metadata was stored with every event, and ``?stream=true`` never answered behind
 net. Here the body is read and cleaned first (:mod:`bot.inbound`), refused with a 400 JSON
 error when no conversation can be named, and every accepted message gets a JSON list with an
 answer (:mod:`bot.fallback`). A screenshot comes as ``{"sender", "image": <base64>}`` or as a
-``data:image/...;base64,`` URL in ``message`` (:mod:`bot.channels.pictures`).
+``data:image/...;base64,`` URL in ``message`` (:mod:`bot.channels.pictures`). A resident's word on the last
+verdict comes as a field, ``{"sender", "feedback": "useful"|"wrong", "claim"?}``, without ``message``: it is the
+payload the 有用 / 判断不对 buttons send (:func:`core.reporting.feedback_payload`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sanic.response import HTTPResponse
 from bot.channels.pictures import answer_picture, decode_image, is_data_url
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, with_safety_net
 from bot.inbound import clean_text, known_metadata, normalise
+from core.reporting import feedback_payload
 
 MAX_SENDER_CHARS = 128
 """A sender id is a conversation key chosen by the client, not a place to store text."""
@@ -60,6 +63,8 @@ def read_body(request: Request) -> RestMessage:
         raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
     sender = read_sender(body.get("sender"))
     metadata = known_metadata(body.get("metadata"), METADATA_KEYS)
+    if "feedback" in body or "claim" in body:
+        return RestMessage(sender=sender, text=read_feedback(body), truncated=False, metadata=metadata)
     raw_image = body.get("image")
     if raw_image is None and is_data_url(body.get("message")):
         raw_image = body.get("message")
@@ -82,6 +87,22 @@ def read_sender(raw: object) -> str:
     if not sender.isprintable():  # a line break in a conversation key would forge log lines
         raise BadRequest('"sender" must be one line of printable characters')
     return sender
+
+
+def read_feedback(body: dict[str, Any]) -> str:
+    """The payload of ``{"feedback": "useful"|"wrong", "claim": "scam"|"not_scam"|"wrong_type"?}``: the same
+    the verdict's buttons send, so the dialogue cannot tell the two apart."""
+    if "message" in body or "image" in body:
+        raise BadRequest('"feedback" comes on its own, without "message" or "image"')
+    feedback, claim = body.get("feedback"), body.get("claim")
+    if feedback is None:
+        raise BadRequest('"claim" goes with "feedback": "wrong"')
+    if not isinstance(feedback, str) or (claim is not None and not isinstance(claim, str)):
+        raise BadRequest('"feedback" and "claim" must be strings')
+    try:
+        return feedback_payload(feedback, claim)
+    except ValueError as refused:
+        raise BadRequest(str(refused)) from None
 
 
 class SafeRestInput(RestInput):
