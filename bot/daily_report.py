@@ -60,16 +60,28 @@ def daily_counts(first: date, last: date, tracker_url: str | None, store_url: st
         tracker = create_engine(tracker_url, future=True)
         try:
             with tracker.connect() as db:
-                for timestamp, intent, data, _sender in db.execute(
-                        consultations_since(day_start(first), day_start(last + timedelta(days=1)))):
-                    day = datetime.fromtimestamp(timestamp, CHINA).date()
-                    if day in counts and day not in rolled:
-                        counts[day][(*consultation_key(data), intent)] += 1
+                for start, end in _runs([day for day in days if day not in rolled]):
+                    for timestamp, intent, data, _sender in db.execute(
+                            consultations_since(day_start(start), day_start(end + timedelta(days=1)))):
+                        day = datetime.fromtimestamp(timestamp, CHINA).date()
+                        if day in counts and day not in rolled:
+                            counts[day][(*consultation_key(data), intent)] += 1
         except Exception:  # noqa: BLE001 - no events table yet: nobody has talked to the bot
             pass
         finally:
             tracker.dispose()
     return counts
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges: one query per range of days still in the events."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if ranges and ranges[-1][1] + timedelta(days=1) == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def rising_p(count: int, baseline_mean: float) -> float:

@@ -147,9 +147,13 @@ def consultations_since(since: float, until: float | None = None) -> object:
 
 
 def roll_up(tracker: Connection, store_url: str | None, today: date) -> list[date]:
-    """Count every finished day (before ``today``) that has consultations and is not rolled up yet."""
+    """Count every finished day (before ``today``) that has consultations and is not rolled up yet.
+
+    Only events after the latest rolled-up day are read: days are rolled up in order, and a conversation's
+    events are never written into the past."""
     done = rolled_days(store_url)
-    rows = tracker.execute(consultations_since(0.0, day_start(today)))
+    since = day_start(max(done) + timedelta(days=1)) if done else 0.0
+    rows = tracker.execute(consultations_since(since, day_start(today)))
     counts: dict[date, Counter[tuple[str, str, str]]] = {}
     for timestamp, intent, data, _sender in rows:
         day = datetime.fromtimestamp(timestamp, CHINA).date()
