@@ -17,7 +17,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import reports
 from bot.known import CONFIRMED, lookups_for
-from bot.store import GroupRegistry
 from core.knowledge import region_key
 from core.languages import ENGLISH, language_of
 from core.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
@@ -73,9 +72,6 @@ VERDICT = "verdict"
 CLAIM_ASKED = "claim_asked"  # 判断不对 was answered with "哪里不对？": the next 是诈骗 / 不是诈骗 / 类型不对 answers it
 MAX_KEPT_CHARS = 1000  # what review needs of a message and an answer (bot.reports keeps less)
 REST_CHANNEL = "rest"
-# The input channels whose metadata names a group, and the channel that group is registered under
-# (bot/channels/telegram.py: CHANNEL and REGISTRY_CHANNEL; not imported: the action server runs no channel).
-GROUP_REGISTRY_CHANNELS = {"telegram_bot": "telegram"}
 REPORT_REPLIES = {reports.RECORDED: "utter_report_recorded", reports.DUPLICATE: "utter_report_duplicate",
                   reports.LIMITED: "utter_report_limited", reports.NOTHING: "utter_report_nothing"}
 
@@ -203,19 +199,12 @@ def input_channel(tracker: Tracker) -> str:
 
 
 def region_of(tracker: Tracker) -> str:
-    """The region a report or feedback counts for: the region tags of the group it was sent in (a Telegram
-    group registered with ``fraudbot target add … --region``), else the deployment's region."""
+    """The region a report or feedback counts for: the one the channel put in the message's metadata (a
+    registered group's area, :meth:`bot.channels.telegram.TelegramChannel._metadata`), else the deployment's.
+    The daily report counts consultations the same way (:func:`bot.retention.consultation_key`)."""
     metadata = (tracker.latest_message or {}).get("metadata") or {}
-    registry_channel = GROUP_REGISTRY_CHANNELS.get(input_channel(tracker))
-    if registry_channel and metadata.get("group") and metadata.get("chat_id") is not None:
-        try:
-            group = GroupRegistry().get(registry_channel, str(metadata["chat_id"]))
-        except Exception:  # noqa: BLE001 - the report still counts, for the deployment's region
-            logger.exception("group registry unreadable; region of the deployment used")
-            group = None
-        if group is not None and group.regions:
-            return group.regions
-    return region_key()
+    region = metadata.get("region")
+    return region[:64] if isinstance(region, str) and region else region_key()
 
 
 def claim_answered(tracker: Tracker) -> str | None:
