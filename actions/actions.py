@@ -24,6 +24,7 @@ from core.replies import Reply, calm_and_ask, compose, how_to_report, indicator_
 from core.report_lines import line, regional_lines
 from core.reporting import (
     FEEDBACK_USEFUL,
+    REPORT,
     USEFUL,
     WRONG,
     claim_in,
@@ -234,11 +235,22 @@ def file_report(tracker: Tracker) -> reports.ReportOutcome:
                                      indicator_entities(entities + list(earlier.get("entities") or [])), region)
     typed = original_text(tracker)
     content = report_content(typed if report_words(typed) else text)
-    outcome = reports.submit_report(sender, channel, content, indicator_entities(entities), region)
-    if outcome.status == reports.NOTHING and earlier.get("text"):  # 举报 alone: the message judged last
-        outcome = reports.submit_report(sender, channel, str(earlier["text"]),
-                                        indicator_entities(earlier.get("entities") or []), region)
+    outcome = reports.submit_report(sender, channel, content, indicator_entities(entities, typed or text), region)
+    if outcome.status == reports.NOTHING and earlier.get("text"):  # 举报 alone: the message judged last,
+        # with the numbers its verdict kept for this (the conversation holds them masked)
+        kept = indicator_entities([*(earlier.get("entities") or []), *reports.offered(sender, channel)])
+        outcome = reports.submit_report(sender, channel, str(earlier["text"]), kept, region)
     return outcome
+
+
+def answer_verdict(dispatcher: CollectingDispatcher, tracker: Tracker, case: Case, reply: Reply) -> None:
+    """Send a verdict; when it offers 举报, keep its numbers for a typed 举报 (:func:`bot.reports.offer`)."""
+    send(dispatcher, reply)
+    if any(intent_of_payload(button.get("payload", "")) == REPORT for button in reply.buttons):
+        try:
+            reports.offer(tracker.sender_id, input_channel(tracker), indicator_entities(case.entities, case.text))
+        except Exception:  # noqa: BLE001 - the button still carries them; only a typed 举报 loses them
+            logger.exception("report offer not kept")
 
 
 def heard_something(case: Case) -> bool:
@@ -311,7 +323,7 @@ class ActionAssess(Action):
             send(dispatcher, reply)
             return remembered(case, reply)
         reply = compose(case)
-        send(dispatcher, reply)
+        answer_verdict(dispatcher, tracker, case, reply)
         events = remembered(case, reply)
         if reply.judged and not payload:
             events.append(judged(original_text(tracker), case.entities, reply))
@@ -333,7 +345,7 @@ class ActionCallVerdict(Action):
                 case.scam_probability = UNKNOWN_CALLER
                 case.earlier_evidence = case.earlier_evidence | {CLAIMED_ON_THE_PHONE}
             reply = compose(case)
-            send(dispatcher, reply)
+            answer_verdict(dispatcher, tracker, case, reply)
             return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS] + self._judged(tracker, reply)
         case = Case(
             scenario=tracker.get_slot("scenario") or NONE,
@@ -352,7 +364,7 @@ class ActionCallVerdict(Action):
             earlier_evidence=frozenset() if tracker.get_slot("scenario") else frozenset({CLAIMED_ON_THE_PHONE}),
         )
         reply = compose(case)
-        send(dispatcher, reply)
+        answer_verdict(dispatcher, tracker, case, reply)
         return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS] + self._judged(tracker, reply)
 
     @staticmethod

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot import known
-from bot.store import engine, metadata, now
+from bot.store import StoreSessionStorage, engine, metadata, now
 from core.indicators import from_entities
 from nlu.entities import redact
 
@@ -161,6 +161,31 @@ def _count(kind: str, value: str, url: str | None) -> known.Indicator:
         return known.report(kind, value, url)
     except IntegrityError:
         return known.report(kind, value, url)
+
+
+OFFER_SECONDS = 3600
+"""How long the numbers of a high-risk verdict wait for a typed 举报 (WeChat has no button to carry them)."""
+
+
+def _offer_key(channel: str, sender: str) -> str:
+    return f"report-offer:{reporter_key(channel, sender)}"
+
+
+def offer(sender: str, channel: str, entities: Iterable[Mapping[str, Any]], url: str | None = None) -> None:
+    """Keep, for :data:`OFFER_SECONDS`, the indicators of a message just judged high risk, so that "举报" typed
+    after it reports them: the conversation holds them masked from the end of that turn, and a WeChat
+    resident cannot press the button that carries them. Only the indicator entities are kept, in the store's
+    short-lived values (deleted when read back after expiry and by the daily retention)."""
+    kept = [{"entity": str(e.get("entity")), "value": str(e.get("value"))} for e in entities
+            if from_entities([e])]
+    if kept:
+        StoreSessionStorage(url).set(_offer_key(channel, sender), kept, ttl=OFFER_SECONDS)
+
+
+def offered(sender: str, channel: str, url: str | None = None) -> list[dict[str, str]]:
+    """The indicator entities :func:`offer` kept for this sender, if they have not expired."""
+    found = StoreSessionStorage(url).get(_offer_key(channel, sender), default=None)
+    return list(found) if isinstance(found, list) else []
 
 
 def submit_feedback(sender: str, channel: str, verdict: str, text: str, answer: str, scenario: str = "",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.config import PROJECT_ROOT
-from bot.store import engine, metadata, now
+from bot.store import engine, metadata, now, shared_values
 from core.knowledge import region_key
 
 DEFAULT_DAYS = 30
@@ -183,6 +184,8 @@ def run(tracker_url: str, store_url: str | None = None, days: int | None = None,
     today = today or datetime.now(CHINA).date()
     cutoff = today - timedelta(days=days or retention_days())
     until = day_start(cutoff)
+    with engine(store_url).begin() as db:  # short-lived values past their time (numbers kept for a 举报)
+        db.execute(shared_values.delete().where(shared_values.c.expires_at < time.time()))
     tracker_engine = create_engine(tracker_url, future=True)
     try:
         with tracker_engine.begin() as tracker:

@@ -89,7 +89,7 @@ def feedback_buttons(case: Case, risk: str) -> list[dict[str, str]]:
     buttons = [{"title": USEFUL_TITLE, "payload": payload(FEEDBACK_USEFUL)},
                {"title": WRONG_TITLE, "payload": payload(FEEDBACK_WRONG)}]
     if risk == "high":
-        buttons.insert(0, {"title": REPORT_TITLE, "payload": report_payload(case.entities)})
+        buttons.insert(0, {"title": REPORT_TITLE, "payload": report_payload(case.entities, case.text)})
     return buttons
 
 

@@ -160,19 +160,34 @@ def feedback_payload(feedback: str, claim: str | None = None) -> str:
     return payload(FEEDBACK_USEFUL if feedback == USEFUL else FEEDBACK_WRONG, {CLAIM_ENTITY: claim} if claim else None)
 
 
-def indicator_entities(entities: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+_OWN = re.compile(r"(?:我|本人|俺|我们家|我家)(?:自己)?的?(?:手机号码|手机号|手机|电话号码|电话|号码|银行卡号|银行卡|"
+                  r"卡号|QQ号|qq号|QQ|qq|微信号|微信|账号)(?:是|为|：|:)?\s*$")
+OWN_WINDOW = 14  # characters before a number that may say it is the resident's own
+
+
+def is_own(text: str, entity: Mapping[str, Any]) -> bool:
+    """Whether the resident says the number is their own ("我的电话是133…", "本人卡号：6222…"): never reported."""
+    value = str(entity.get("value") or "")
+    start = entity.get("start")
+    position = start if isinstance(start, int) and text[start:start + len(value)] == value else text.find(value)
+    return position >= 0 and bool(_OWN.search(text[max(0, position - OWN_WINDOW):position]))
+
+
+def indicator_entities(entities: Iterable[Mapping[str, Any]], text: str | None = None) -> list[dict[str, str]]:
     """The entities that name an indicator, as ``{"entity", "value"}``; masked values (``138******11``, what
-    the tracker store keeps of a past turn) are left out: they name nothing any more."""
+    the tracker store keeps of a past turn) are left out: they name nothing any more. With the message's
+    ``text``, so are the resident's own numbers (:func:`is_own`): a 举报 names the scammer's."""
     kept: list[dict[str, str]] = []
     for entity in entities:
         label, value = str(entity.get("entity") or ""), str(entity.get("value") or "")
         item = {"entity": label, "value": value}
-        if label in INDICATOR_ENTITIES and value and "**" not in value and item not in kept:
+        if label in INDICATOR_ENTITIES and value and "**" not in value and item not in kept \
+                and not (text and is_own(text, entity)):
             kept.append(item)
     return kept
 
 
-def report_payload(entities: Iterable[Mapping[str, Any]]) -> str:
+def report_payload(entities: Iterable[Mapping[str, Any]], text: str | None = None) -> str:
     """The 举报 button's payload: ``/report`` with the numbers of the judged message the conversation will
     have masked by the time the button is pressed (:data:`CARRIED_KINDS`), as many as fit Telegram's
     :data:`CALLBACK_BYTES`."""
@@ -180,7 +195,7 @@ def report_payload(entities: Iterable[Mapping[str, Any]]) -> str:
         return payload(REPORT, {kind: values[0] if len(values) == 1 else values for kind, values in carried.items()})
 
     carried: dict[str, list[str]] = {}
-    for entity in indicator_entities(entities):
+    for entity in indicator_entities(entities, text):
         if entity["entity"] not in CARRIED_KINDS:
             continue
         trial = {**carried, entity["entity"]: [*carried.get(entity["entity"], []), entity["value"]]}

@@ -24,6 +24,7 @@ from core import reporting
 from core.reporting import (
     claim_of,
     feedback_payload,
+    is_own,
     report_content,
     report_payload,
     wants_to_report,
@@ -304,6 +305,7 @@ def test_wechat_typed_wrong_then_not_a_scam_goes_to_review(bot: dict[str, Any]) 
     first = wechat(bot, "刚才13711112222打电话说我儿子出车祸了在医院抢救，让我马上转5万手术费到他给的卡上", openid)
     assert "（可以直接回复：举报 / 有用 / 判断不对）" in first
     assert "谢谢您的举报" in wechat(bot, "举报", openid)
+    assert count(bot, "phone", "13711112222") == 1  # typed: the number the verdict kept for it (no button here)
     asked = wechat(bot, "判断不对", openid)
     assert "哪里不对" in asked and "（可以直接回复：是诈骗 / 不是诈骗 / 类型不对）" in asked
     assert "民警会复核" in wechat(bot, "不是诈骗", openid)
@@ -326,7 +328,10 @@ def test_the_store_holds_no_sender_and_no_unmasked_number_outside_the_reported_v
     say(bot, sender, "是诈骗")
     kept = rows(bot, reports.reports) + rows(bot, reports.feedback)
     mine = [row for row in kept if row["reporter"] == reports.reporter_key("rest", sender)]
-    assert len(mine) == 2  # the report (its text: no indicator survived the conversation's masking) and the dispute
+    # the report of the caller's number (kept by the verdict for a typed 举报), never the resident's own, and
+    # the dispute
+    assert [(row.get("kind"), row.get("value")) for row in mine if "kind" in row] == [("phone", "15011112222")]
+    assert len(mine) == 2 and count(bot, "phone", "13312345678") == 0
     senders = {"rest-reporter-1", "rest-reporter-busy", "rest-feedback", sender, "tg:3101", "oReportsWrong"}
     for row in kept:
         assert row["reporter"] not in {hash_id(s) for s in senders}  # not the conversation's key either
@@ -336,3 +341,20 @@ def test_the_store_holds_no_sender_and_no_unmasked_number_outside_the_reported_v
             assert not any(s in value for s in senders), column
             if column != "value":
                 assert not PHONE.search(value), (column, value)
+
+
+def test_the_residents_own_number_is_never_reported(bot: dict[str, Any]) -> None:
+    answer = joined(say(bot, "rest-own-number", "举报 15022223333，他冒充客服骗我，我的电话是13344445555"))
+    assert "谢谢您的举报" in answer
+    assert count(bot, "phone", "15022223333") == 1 and count(bot, "phone", "13344445555") == 0
+
+
+@pytest.mark.parametrize(("text", "value", "own"), [
+    ("我的号码是13312345678", "13312345678", True),
+    ("本人卡号：6222020200112233445", "6222020200112233445", True),
+    ("我手机13912345678收到一条短信", "13912345678", True),
+    ("举报 13312345678 他骗我", "13312345678", False),
+    ("对方的微信号是 abc12345", "abc12345", False),
+])
+def test_own_numbers_are_told_apart(text: str, value: str, own: bool) -> None:
+    assert is_own(text, {"value": value}) is own

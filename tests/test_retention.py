@@ -130,3 +130,20 @@ def test_fleet_retention_on_postgresql(postgres: Postgres) -> None:
     store_url = postgres.create_database("store")
     migrations.upgrade(store_url)
     check_retention(postgres.create_database("rasa"), store_url)
+
+
+def test_numbers_kept_for_a_typed_report_expire_and_are_purged(tmp_path: Path) -> None:
+    from bot import reports
+    from bot.store import engine, shared_values
+
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrations.upgrade(store_url)
+    reports.offer("resident", "wechat_oa", [{"entity": "phone", "value": "15011112222"}], url=store_url)
+    assert reports.offered("resident", "wechat_oa", url=store_url) == [{"entity": "phone", "value": "15011112222"}]
+    assert reports.offered("someone else", "wechat_oa", url=store_url) == []
+    with engine(store_url).begin() as db:  # an hour later
+        db.execute(shared_values.update().values(expires_at=shared_values.c.expires_at - reports.OFFER_SECONDS - 1))
+    assert reports.offered("resident", "wechat_oa", url=store_url) == []
+    retention.run(f"sqlite:///{tmp_path / 'rasa.db'}", store_url, today=TODAY)
+    with engine(store_url).connect() as db:
+        assert db.execute(shared_values.select()).all() == []
