@@ -104,7 +104,8 @@ test-fast: $(BIN)/.installed
 
 # Renews docs/screenshots/ (the browser test writes to a temporary folder otherwise).
 screenshots: $(MODEL) browser
-	FRAUDBOT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/test_admin_browser.py tests/test_review_browser.py
+	FRAUDBOT_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/test_admin_browser.py tests/test_review_browser.py \
+		tests/test_daily_browser.py
 
 test-stories: $(MODEL)
 	$(BIN)/python -m bot.cli test-stories

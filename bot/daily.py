@@ -17,16 +17,19 @@ an officer turns a suggestion into a 警情通报 draft in the admin and sends i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Column, Date, DateTime, Float, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
 from bot import daily_report, health, retention
+from bot.alerts.model import audit_log
 from bot.retention import CHINA
 from bot.store import engine, metadata, now
 from core.knowledge import scenarios
@@ -112,13 +115,62 @@ class Suggestion:
     state: str
 
 
-def suggestions(store_url: str | None = None, state: str | None = OPEN, limit: int = 50) -> list[Suggestion]:
+def _suggestion(row: Any) -> Suggestion:
+    return Suggestion(row.id, row.day, row.scenario, row.region, row.count, row.mean_28, row.p_value, row.state)
+
+
+def suggestions(store_url: str | None = None, state: str | None = OPEN, limit: int = 50,
+                since: date | None = None) -> list[Suggestion]:
+    """Suggestions in ``state`` (every state when None) of the days from ``since`` on, the newest day first."""
     query = select(early_warnings).order_by(early_warnings.c.day.desc(), early_warnings.c.p_value).limit(limit)
     if state:
         query = query.where(early_warnings.c.state == state)
+    if since:
+        query = query.where(early_warnings.c.day >= since)
     with engine(store_url).connect() as db:
-        return [Suggestion(r.id, r.day, r.scenario, r.region, r.count, r.mean_28, r.p_value, r.state)
-                for r in db.execute(query)]
+        return [_suggestion(r) for r in db.execute(query)]
+
+
+DECISIONS = (DRAFTED, DISMISSED)
+
+
+def decide_suggestion(day: date, scenario: str, region: str, decision: str, actor: str,
+                      row: daily_report.Row | None = None, store_url: str | None = None) -> Suggestion | None:
+    """An officer's decision on the suggestion of (``day``, ``scenario``, ``region``): ``drafted`` (he turned it
+    into a 警情通报 draft) or ``dismissed``, with a row of ``audit_log`` in the same transaction (a decision
+    whose audit row cannot be written is not made).
+
+    When the daily job has not recorded the suggestion (a day it did not cover, or today), it is recorded now
+    from ``row``, the report's rising row, so that a day × scenario × area still has one suggestion however
+    often the button is pressed; without ``row`` only a recorded suggestion is decided (None when there is
+    none). A suggestion already in that state is returned as it is, and no second audit row is written."""
+    if decision not in DECISIONS:
+        raise ValueError(f"unknown decision {decision!r}")
+    this = (early_warnings.c.day == day, early_warnings.c.scenario == scenario, early_warnings.c.region == region)
+    for attempt in (1, 2):
+        try:
+            with engine(store_url).begin() as db:
+                found = db.execute(select(early_warnings).where(*this).with_for_update()).first()
+                if found is None:
+                    if row is None:
+                        return None
+                    db.execute(early_warnings.insert().values(
+                        day=day, scenario=scenario, region=region, count=row.count, mean_28=row.mean_28,
+                        p_value=row.p_value, created_at=now(), state=OPEN))
+                    found = db.execute(select(early_warnings).where(*this)).one()
+                if found.state == decision:
+                    return _suggestion(found)
+                db.execute(early_warnings.update().where(early_warnings.c.id == found.id).values(
+                    state=decision, decided_by=actor[:128], decided_at=now()))
+                detail = {"id": found.id, "day": day.isoformat(), "scenario": scenario, "region": region,
+                          "count": found.count, "previous": found.state}
+                db.execute(audit_log.insert().values(at=now(), actor=actor[:256], action=f"warning_{decision}",
+                                                     detail=json.dumps(detail, ensure_ascii=False, sort_keys=True)))
+                return _suggestion(db.execute(select(early_warnings).where(early_warnings.c.id == found.id)).one())
+        except IntegrityError:  # the job (or another officer) recorded it meanwhile: decide that one
+            if attempt == 2:
+                raise
+    return None
 
 
 def claim(day: date, store_url: str | None = None) -> bool:
@@ -173,6 +225,8 @@ class DailyJob:
             else:
                 health.degraded("daily_report", f"{channel}: {result.error}")
         outcome.append(f"sent to {sent} of {len(self.targets)}")
+        if sent == len(self.targets):
+            health.recovered("daily_report")
         with engine(self.store_url).begin() as db:
             db.execute(daily_runs.update().where(daily_runs.c.day == today).values(
                 finished_at=now(), outcome="; ".join(outcome)[:256]))

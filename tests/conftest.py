@@ -34,7 +34,7 @@ SLOW_TESTS = frozenset({
     "test_alerts.py::test_command_line",  # a dozen `fraudbot` processes
     "test_ocr.py::test_ocr_reads_sms_and_chat_screenshots",  # loads the OCR engines in a new process
 })
-BROWSER_MODULES = frozenset({"test_admin_browser.py", "test_review_browser.py"})  # real Chromium through Playwright
+BROWSER_MODULES = frozenset({"test_admin_browser.py", "test_review_browser.py", "test_daily_browser.py"})  # Chromium
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import daily, migrations
+from bot import daily, health, migrations
 from bot.retention import CHINA
 from bot.senders.budget import SendBudget
 from bot.senders.telegram import TelegramSender, alerts_bot
@@ -116,6 +116,10 @@ def test_a_failing_chat_is_reported_and_the_day_still_counts(stores: tuple[str, 
     with engine(stores[1]).connect() as db:
         outcome = db.execute(select(daily.daily_runs.c.outcome)).scalar_one()
     assert "sent to 0 of 1" in outcome
+    assert health.status()["problems"]["daily_report"].startswith("telegram:")
+    clock.moment = china(2, 8, 0)  # the next day's report reaches the chat: recovered
+    assert asyncio.run(job(stores, clock, telegram).run_due()) is not None
+    assert len(telegram.sent(OFFICERS)) == 1 and "daily_report" not in health.status().get("problems", {})
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -117,8 +117,9 @@ def test_a_dead_child_is_restarted_with_growing_delays_and_reported(
         restart_times.append(clock.now)
     gaps = [round(b - a, 2) for a, b in zip([0.0, *restart_times], restart_times, strict=False)]
     assert gaps == [1, 2, 4, 8, 8]
-    degraded = [r for r in caplog.records if "FRAUDBOT_DEGRADED" in r.getMessage()]
-    assert len(degraded) == 5 and all(r.levelno == logging.ERROR for r in degraded)
+    degraded = [r for r in caplog.records if "FRAUDBOT_DEGRADED component=process:worker" in r.getMessage()]
+    assert len(degraded) == 5 and all(r.levelno == logging.ERROR for r in degraded), \
+        [r.getMessage() for r in caplog.records if "FRAUDBOT_DEGRADED" in r.getMessage()]
     assert "component=process:worker" in degraded[0].getMessage()
     assert "exited with code 1; restart #1 in 1 s" in degraded[0].getMessage()
     assert health.status()["problems"]["process:worker"].startswith("exited with code 1")

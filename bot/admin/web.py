@@ -28,13 +28,15 @@ from bot.admin.stats import CHINA
 from bot.admin.validation import Problem
 from bot.alerts.service import AlertService
 from bot.config import AdminConfig
+from bot.retention import retention_days
 from bot.review import open_counts
 
 SESSION_COOKIE = "fraudbot_admin"
 LOGIN_COOKIE = "fraudbot_login"
 OPEN_PATHS = {"/admin/login"}
 OFFICER_PATHS = {"/admin/", "/admin/alerts", "/admin/logout", "/admin/static/admin.js", "/admin/review",
-                 "/admin/review/indicator", "/admin/review/reports", "/admin/review/disputes"}
+                 "/admin/review/indicator", "/admin/review/reports", "/admin/review/disputes",
+                 "/admin/daily", "/admin/daily.csv", "/admin/daily/draft", "/admin/daily/dismiss"}
 """Officers see these; everything else is the administrators'. Turning a disputed verdict into a training
 example (``/admin/review/example``) is not here: it edits the bot's training data, which is theirs."""
 TEMPLATES = Path(__file__).with_name("templates")
@@ -54,6 +56,7 @@ class Admin:
         self.alerts = AlertService()
         self.jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
         self.jinja.filters["china_time"] = china_time
+        self.jinja.globals["retention_policy"] = retention_policy
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
         """A template rendered with what the layout needs on every page (user, CSRF token, whether
@@ -74,6 +77,12 @@ class Admin:
         if not problems:
             self.draft.save({path: text})
         return problems
+
+
+def retention_policy() -> str:
+    """The line the overview and the 研判 page show, so that officers know what is kept (read at each page:
+    ``FRAUDBOT_RETENTION_DAYS`` is the retention job's setting, :func:`bot.retention.retention_days`)."""
+    return f"对话保存 {retention_days()} 天后删除，统计数字长期保留"
 
 
 def admin_of(request: Request) -> Admin:
@@ -105,8 +114,8 @@ def csrf_matches(given: str, expected: str) -> bool:
 
 
 def may_visit(user: User, path: str) -> bool:
-    """Administrators see every page; officers the overview, the alerts, the review queue and what signing
-    out needs."""
+    """Administrators see every page; officers the overview, the alerts, the review queue, the 每日研判 and
+    what signing out needs."""
     return user.is_admin or path in OFFICER_PATHS
 
 

@@ -6,7 +6,7 @@ takes what it needs from :mod:`bot.admin.web`.
 
 from __future__ import annotations
 
-from bot.admin.routes import alerts, content_pages, overview, publishing, review, session
+from bot.admin.routes import alerts, content_pages, daily, overview, publishing, review, session
 
-BLUEPRINTS = (session.blueprint, overview.blueprint, review.blueprint, content_pages.blueprint,
+BLUEPRINTS = (session.blueprint, overview.blueprint, review.blueprint, daily.blueprint, content_pages.blueprint,
               publishing.blueprint, alerts.blueprint)
