@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Float, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import daily_report, health, retention
+from bot import daily_report, health, new_scripts, retention
 from bot.alerts.model import audit_log
 from bot.retention import CHINA
 from bot.store import engine, metadata, now
@@ -211,7 +211,8 @@ class DailyJob:
         report = await asyncio.to_thread(daily_report.build, today - timedelta(days=1), self.tracker_url,
                                          self.store_url)
         new = await asyncio.to_thread(record_suggestions, report, self.store_url)
-        outcome.append(f"{len(new)} suggestions")
+        scripts = await asyncio.to_thread(new_scripts.record, report.day, report.scripts, self.store_url)
+        outcome.append(f"{len(new)} suggestions, {scripts} new scripts")
         text = daily_report.to_chat(report, {sid: info.name for sid, info in scenarios().items()})
         sent = 0
         for channel, target in self.targets:

@@ -13,6 +13,10 @@ messages (:mod:`bot.near_duplicates`) of the last :data:`WINDOW_DAYS` days that
 
 The texts are read from the tracker store, where they were stored redacted; the sample shown is cut to
 :data:`SAMPLE_CHARS` characters. Counts and samples only: no sender.
+
+The daily job finds them once a day and keeps them in ``new_scripts`` (:func:`record`), so that the admin's
+研判 page reads rows instead of the tracker store's week and the library; an officer adds one to the known-scam
+library or dismisses it (:func:`decide`, audited).
 """
 
 from __future__ import annotations
@@ -25,15 +29,37 @@ from pathlib import Path
 
 import yaml
 from rapidfuzz import fuzz, process
-from sqlalchemy import create_engine
+from sqlalchemy import Column, Date, DateTime, Integer, String, Table, Text, UniqueConstraint, create_engine, select
+from sqlalchemy.exc import IntegrityError
 
 from bot import known, near_duplicates
+from bot.alerts.model import audit_log
 from bot.retention import CHINA, consultations_since, day_start
+from bot.store import engine, metadata, now
 from core.knowledge import content_root
 
 WINDOW_DAYS = 7
 MIN_RESIDENTS = 3
 SAMPLE_CHARS = 80
+OPEN, LIBRARY, DISMISSED = "open", "library", "dismissed"
+
+findings = Table(
+    "new_scripts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("day", Date, nullable=False),  # the report's day (the week up to it)
+    Column("fingerprint", Text, nullable=False),  # of ``text``: the same script is recorded once a day
+    Column("residents", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("scenario", String(64), nullable=False),
+    Column("sample", String(SAMPLE_CHARS), nullable=False),
+    Column("text", Text, nullable=False),  # the newest copy, redacted
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False, default=OPEN),
+    Column("decided_by", String(128)),
+    Column("decided_at", DateTime(timezone=True)),
+    UniqueConstraint("day", "fingerprint", name="one_new_script_per_day"),
+)
 
 
 @dataclass(frozen=True)
@@ -111,3 +137,67 @@ def find(tracker_url: str, day: date, store_url: str | None = None, days: int = 
             first_seen=datetime.fromtimestamp(min(item[3] for item in copies), CHINA),
             last_seen=datetime.fromtimestamp(newest[3], CHINA)))
     return sorted(scripts, key=lambda s: (-s.residents, -s.messages))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A new script as the daily job recorded it."""
+
+    id: int
+    day: date
+    residents: int
+    messages: int
+    scenario: str
+    sample: str
+    text: str
+    state: str
+
+
+def record(day: date, scripts: list[Script], store_url: str | None = None) -> int:
+    """Keep ``day``'s new scripts (a script already recorded for that day is skipped); returns how many."""
+    added = 0
+    for script in scripts:
+        try:
+            with engine(store_url).begin() as db:
+                db.execute(findings.insert().values(
+                    day=day, fingerprint=known.fingerprint(script.text), residents=script.residents,
+                    messages=script.messages, scenario=script.scenario[:64], sample=script.sample[:SAMPLE_CHARS],
+                    text=script.text, first_seen=script.first_seen, last_seen=script.last_seen, state=OPEN))
+            added += 1
+        except IntegrityError:
+            continue
+    return added
+
+
+def recorded(since: date, until: date, store_url: str | None = None, state: str | None = OPEN) -> list[Finding]:
+    """Recorded new scripts of the days from ``since`` to ``until``, the most residents first."""
+    query = select(findings).where(findings.c.day >= since, findings.c.day <= until)
+    if state:
+        query = query.where(findings.c.state == state)
+    with engine(store_url).connect() as db:
+        rows = db.execute(query.order_by(findings.c.residents.desc(), findings.c.day.desc())).all()
+    return [Finding(r.id, r.day, r.residents, r.messages, r.scenario, r.sample, r.text, r.state) for r in rows]
+
+
+def decide(actor: str, finding_id: int, decision: str, scenario: str = "", title: str = "",
+           store_url: str | None = None) -> Finding | None:
+    """An officer adds a new script to the known-scam library (``library``: from then on a pasted copy is named
+    as this scam) or ``dismiss``-es it; audited in the same transaction. None when it is no longer open."""
+    if decision not in (LIBRARY, DISMISSED):
+        raise ValueError(f"unknown decision {decision!r}")
+    with engine(store_url).begin() as db:
+        row = db.execute(select(findings).where(findings.c.id == finding_id, findings.c.state == OPEN)
+                         .with_for_update()).first()
+        if row is None:
+            return None
+        chosen = scenario or row.scenario
+        db.execute(findings.update().where(findings.c.id == row.id).values(
+            state=decision, decided_by=actor[:128], decided_at=now(), scenario=chosen[:64]))
+        if decision == LIBRARY:
+            known.add_known([{"text": row.text, "scenario": chosen, "title": title or row.sample[:40],
+                              "source": f"new_script:{row.id}"}], connection=db)
+        db.execute(audit_log.insert().values(at=now(), actor=actor[:256], action=f"new_script_{decision}",
+                                             detail=json.dumps({"id": row.id, "day": row.day.isoformat(),
+                                                                "scenario": chosen, "residents": row.residents},
+                                                               ensure_ascii=False, sort_keys=True)))
+        return Finding(row.id, row.day, row.residents, row.messages, chosen, row.sample, row.text, decision)

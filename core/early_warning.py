@@ -36,6 +36,18 @@ def place_name(region: str) -> str:
     return "本地" if region in regions() else region
 
 
+def script_draft(sample: str, info: ScenarioInfo | None, residents: int) -> EarlyWarning:
+    """The warning about a new script several residents brought (``sample``: its redacted opening, as the
+    daily report shows it): quote it so readers recognise it, say what it is, and where to call."""
+    name = info.name if info is not None and info.id != NONE_SCENARIO else "诈骗"
+    advice = [f"· {info.advice[0].strip()}"] if info is not None and info.advice else []
+    opening = f"【反诈预警】近日有{residents}位居民收到这样的消息：“{sample.strip()}……”"
+    body = "\n".join([opening, f"这是“{name}”的新说法，是诈骗。不点链接、不回拨、不转账。", *advice, CLOSING])
+    if len(body) > MAX_CHARS:
+        body = "\n".join([opening, f"这是“{name}”的新说法，是诈骗。不点链接、不回拨、不转账。", CLOSING])
+    return EarlyWarning(f"反诈预警：当心“{name}”新话术", body[:MAX_CHARS])
+
+
 def draft(info: ScenarioInfo, region: str, count: int) -> EarlyWarning:
     """The warning for ``count`` consultations of ``info``'s scam in ``region`` on a day they rose.
 

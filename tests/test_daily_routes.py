@@ -236,3 +236,48 @@ def test_the_overview_counts_days_whose_conversations_were_deleted(admin_app: Sa
     total = 5 + 2 + 3 + 4 + 1 + 2 * 12  # yesterday and the 12 days before it in the window, from the store's counts
     assert re.search(rf'id="total">{total}<', page)
     assert "对话保存 45 天后删除，统计数字长期保留" in page
+
+
+def test_a_new_script_goes_into_the_library_or_is_dismissed_from_the_page(admin_app: Sanic) -> None:
+    """The job's new scripts are listed for the week; 加入诈骗库 makes a pasted copy a known scam; both audited."""
+    from bot import known, new_scripts
+
+    script = ("【医保中心】您的医保账户存在异常消费，将于今日冻结，请添加专员微信 yb2024x 按指引解冻，逾期后果自负")
+    copies = [new_scripts.Script(residents=4, messages=5, scenario="impersonate_police", sample=script[:80],
+                                 text=script, copies=(script,), first_seen=datetime.now(retention.CHINA),
+                                 last_seen=datetime.now(retention.CHINA)),
+              new_scripts.Script(residents=3, messages=3, scenario="fake_loan", sample="征信有问题可以帮您修复额度…",
+                                 text="您好，征信有问题可以帮您修复额度，先交两千服务费，三天内出结果，不成功全额退款",
+                                 copies=(), first_seen=datetime.now(retention.CHINA),
+                                 last_seen=datetime.now(retention.CHINA))]
+    assert new_scripts.record(DAY, copies) == 2
+    first, second = new_scripts.recorded(DAY, DAY)
+
+    async def steps(client: Client) -> tuple:
+        await client.login("wang")
+        page = (await client.get("/admin/daily"))[1]
+        added = await client.post("/admin/daily/script", {"id": str(first.id), "decision": "library",
+                                                          "scenario": "fake_customer_service", "day": str(DAY)})
+        again = await client.post("/admin/daily/script", {"id": str(first.id), "decision": "dismissed",
+                                                          "day": str(DAY)})
+        dropped = await client.post("/admin/daily/script", {"id": str(second.id), "decision": "dismissed",
+                                                            "day": str(DAY)})
+        forged = await client.post("/admin/daily/script", {"id": "x", "decision": "delete", "day": str(DAY)})
+        return page, added, again, dropped, forged, (await client.get(added[1]))[1]
+
+    page, added, again, dropped, forged, after = run(admin_app, steps)
+    listed = row(page, "scripts", f'data-id="{first.id}"')
+    assert "4 人" in listed and "医保账户存在异常消费" in listed and "加入诈骗库" in listed and "起草警情通报" in listed
+    draft_link = re.search(r'class="draft" href="([^"]+)"', listed).group(1).replace("&amp;", "&")
+    body = parse_qs(urlsplit(draft_link).query)["body"][0]
+    assert "医保账户存在异常消费" in body and "96110" in body and len(body) <= 300
+    assert added[:2] == (303, f"/admin/daily?date={DAY}&done=script_library")
+    assert again[:2] == (303, f"/admin/daily?date={DAY}&done=script_taken") and dropped[0] == 303
+    assert forged[0] == 422 and "已加入诈骗库" in after and 'id="scripts"' in after
+    assert f'data-id="{first.id}"' not in after and f'data-id="{second.id}"' not in after
+    index = known.known_index()
+    index.refresh(force=True)
+    match = index.match(script.replace("yb2024x", "zz88qq").replace("今日", "明日"))
+    assert match is not None and match.scenario == "fake_customer_service"
+    assert [actor for actor, _ in audited("new_script_library")] == ["web:wang"]
+    assert [detail["id"] for _, detail in audited("new_script_dismissed")] == [second.id]

@@ -102,3 +102,32 @@ def test_the_training_examples_are_read_from_the_live_content() -> None:
     fingerprints = new_scripts.training_fingerprints()
     assert len(fingerprints) > 1000
     assert all(len(f) >= known.MIN_FINGERPRINT for f in fingerprints.values())
+
+
+def test_recorded_scripts_go_into_the_library_or_are_dismissed_audited(stores: tuple[str, str]) -> None:
+    from sqlalchemy import select
+
+    from bot.alerts.model import audit_log
+    from bot.store import engine
+
+    tracker, store = stores
+    seed_holdout(tracker)
+    found = new_scripts.find(tracker, DAY, store, training={})
+    assert new_scripts.record(DAY, found, store) == len(found)
+    assert new_scripts.record(DAY, found, store) == 0  # the job run again that day: nothing twice
+    first, second = new_scripts.recorded(DAY - timedelta(days=6), DAY, store)[:2]
+    copy = next(m for m in found if m.text == first.text).copies[-1]
+    assert known.known_index(store).match(copy) is None
+
+    added = new_scripts.decide("web:wang", first.id, new_scripts.LIBRARY, scenario="fake_shopping", store_url=store)
+    assert added is not None and added.state == new_scripts.LIBRARY
+    known.known_index(store).refresh(force=True)
+    match = known.known_index(store).match(copy)
+    assert match is not None and match.source == f"new_script:{first.id}" and match.scenario == "fake_shopping"
+    assert new_scripts.decide("web:li", first.id, new_scripts.DISMISSED, store_url=store) is None  # decided already
+    assert new_scripts.decide("web:li", second.id, new_scripts.DISMISSED, store_url=store).state == "dismissed"
+    left = {f.id for f in new_scripts.recorded(DAY - timedelta(days=6), DAY, store)}
+    assert first.id not in left and second.id not in left and len(left) == len(found) - 2
+    with engine(store).connect() as db:
+        actions = [(r.actor, r.action) for r in db.execute(select(audit_log).order_by(audit_log.c.id))]
+    assert actions == [("web:wang", "new_script_library"), ("web:li", "new_script_dismissed")]

@@ -14,6 +14,7 @@ import bot.alerts.model  # noqa: F401 - officers, alerts, alert_outbox, audit_lo
 import bot.alerts.telegram_flow  # noqa: F401 - telegram_persistence
 import bot.daily  # noqa: F401 - daily_runs, early_warnings
 import bot.known  # noqa: F401 - indicators, known_scams
+import bot.new_scripts  # noqa: F401 - new_scripts
 import bot.reports  # noqa: F401 - reports, verdict_feedback
 import bot.retention  # noqa: F401 - consultation_counts, consultation_days
 from bot.store import metadata

@@ -19,12 +19,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import daily, daily_report
+from bot import daily, daily_report, new_scripts
 from bot.admin.routes.review import KIND_NAMES, actor, off_loop
 from bot.admin.web import Admin, admin_of
 from bot.config import database_url
 from bot.retention import CHINA, tracker_db_url
-from core.early_warning import NATIONAL, draft
+from core.early_warning import NATIONAL, draft, script_draft
 from core.knowledge import regions, scenarios
 from nlu.scenario_ids import NONE_SCENARIO
 
@@ -37,6 +37,9 @@ DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
 STATE_NAMES = {daily.OPEN: "待处理", daily.DRAFTED: "已起草通报", daily.DISMISSED: "已忽略"}
 NOTICES = {
     daily.DISMISSED: "已忽略这条预警建议（记入审计日志）。",
+    f"script_{new_scripts.LIBRARY}": "已加入诈骗库：居民再发来这种消息，机器人会说这是同一种骗局（记入审计日志）。",
+    f"script_{new_scripts.DISMISSED}": "已忽略这种新话术（记入审计日志）。",
+    "script_taken": "这种新话术已经被别人处理过了。",
 }
 
 
@@ -94,14 +97,19 @@ def alert_regions(region: str) -> str:
 def build(admin: Admin, day: date) -> daily_report.DailyReport:
     """The day's report from the live tracker store and the project's store (rolled-up days included)."""
     endpoints = admin.config.endpoints
-    return daily_report.build(day, tracker_db_url(endpoints) if endpoints.exists() else None, database_url())
+    # the week's new scripts are found by the daily job and read from the store (new_scripts.recorded): finding
+    # them here would load the whole known-scam library into the admin
+    return daily_report.build(day, tracker_db_url(endpoints) if endpoints.exists() else None, database_url(),
+                              scripts=False)
 
 
 def read_page(admin: Admin, day: date) -> dict[str, Any]:
     """Everything the page shows, in one call off the event loop."""
     report = build(admin, day)
     recent = daily.suggestions(database_url(), state=None, since=today() - timedelta(days=SUGGESTION_DAYS))
-    return {"report": report, "suggestions": recent,
+    scripts = new_scripts.recorded(day - timedelta(days=new_scripts.WINDOW_DAYS - 1), day, database_url())
+    return {"report": report, "suggestions": recent, "scripts": scripts,
+            "script_drafts": {s.id: script_draft_query(s) for s in scripts},
             "decided": {(s.day, s.scenario, s.region): s.state for s in recent}}
 
 
@@ -164,6 +172,30 @@ async def draft_warning(request: Request) -> HTTPResponse:
     query = urlencode({"title": warning.title, "body": warning.body, "scenario": scenario,
                        "regions": alert_regions(region)})
     return response.redirect(f"/admin/alerts?{query}", status=303)
+
+
+def script_draft_query(finding: new_scripts.Finding) -> str:
+    """The alerts form's query for a 警情通报 about a new script (nothing is sent from here)."""
+    warning = script_draft(finding.sample, scenarios().get(finding.scenario), finding.residents)
+    scenario = finding.scenario if finding.scenario in scenarios() else NONE_SCENARIO
+    return urlencode({"title": warning.title, "body": warning.body, "scenario": scenario, "regions": "全部"})
+
+
+@blueprint.post("/admin/daily/script")
+async def decide_script(request: Request) -> HTTPResponse:
+    """A new script into the known-scam library (with the scam type the officer chose) or dismissed."""
+    form = request.form
+    raw_id, decision = str(form.get("id", "")), str(form.get("decision", ""))
+    scenario = str(form.get("scenario", "")).strip()
+    day, error = chosen_day(str(form.get("day", "")).strip())
+    if error or not raw_id.isdecimal() or decision not in (new_scripts.LIBRARY, new_scripts.DISMISSED) \
+            or (scenario and scenario not in scenarios()):
+        return await daily_page(request, day, 422, error or "看不懂这个操作：请在页面上重新选择。")
+    decided = await off_loop(new_scripts.decide, actor(request), int(raw_id), decision, scenario=scenario,
+                             store_url=database_url())
+    done = decision if decided is not None else "taken"
+    return response.redirect(f"/admin/daily?{urlencode({'date': day.isoformat(), 'done': f'script_{done}'})}",
+                             status=303)
 
 
 @blueprint.post("/admin/daily/dismiss")

@@ -1,5 +1,5 @@
 """The daily analysis: consultations rolled up per day before the tracker store forgets them (bot/retention.py),
-the daily job's runs and its early-warning suggestions (bot/daily.py)."""
+the daily job's runs and its early-warning suggestions (bot/daily.py), the new scripts it finds (bot/new_scripts.py)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,27 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True)),
         sa.UniqueConstraint("day", "scenario", "region", name="one_warning_per_day_scenario_region"),
     )
+    op.create_table(
+        "new_scripts",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("residents", sa.Integer, nullable=False),
+        sa.Column("messages", sa.Integer, nullable=False),
+        sa.Column("scenario", sa.String(64), nullable=False),
+        sa.Column("sample", sa.String(80), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("decided_by", sa.String(128)),
+        sa.Column("decided_at", sa.DateTime(timezone=True)),
+        sa.UniqueConstraint("day", "fingerprint", name="one_new_script_per_day"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("new_scripts")
     op.drop_table("early_warnings")
     op.drop_table("daily_runs")
     op.drop_table("consultation_days")
