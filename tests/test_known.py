@@ -10,15 +10,28 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import yaml
+from datasketch import MinHash
 from sqlalchemy import select
 
-from bot.known import SIMILARITY_THRESHOLD, KnownIndex, add_known, fingerprint, known_scams, similarity
+from bot.known import (
+    NUM_PERM,
+    SEED,
+    SIMILARITY_THRESHOLD,
+    KnownIndex,
+    add_known,
+    fingerprint,
+    known_scams,
+    signature,
+    similarity,
+)
 from bot.store import engine
 from core.replies import compose
 from core.verdict import Case
@@ -117,6 +130,39 @@ def test_the_index_sees_new_rows_and_a_short_message_never_matches(store_url: st
     add_known([{"text": scam["text"], "source": "import"}], store_url)
     assert index.match(scam["copy"]) is not None and len(index) == 1
     assert index.match("ETC认证过期") is None
+
+
+def test_the_minhash_values_are_datasketchs_so_stored_rows_stay_valid() -> None:
+    """bot.known computes the MinHash in numpy; the store holds values written by datasketch's MinHash."""
+    for scam in load_eval()["validation"]["scams"]:
+        print_ = fingerprint(scam["text"])
+        reference = MinHash(num_perm=NUM_PERM, seed=SEED)
+        reference.update_batch([print_[i:i + 2].encode("utf-8") for i in range(len(print_) - 1)])
+        assert np.array_equal(signature(print_), reference.hashvalues.astype(np.uint32))
+
+
+def test_a_removed_text_leaves_the_index_when_another_is_added(store_url: str) -> None:
+    index = KnownIndex(store_url, refresh_seconds=0)
+    first, second, third = load_eval()["validation"]["scams"][:3]
+    add_known([{"text": first["text"], "source": "import"}, {"text": second["text"], "source": "import"}], store_url)
+    assert index.match(first["copy"]) is not None and index.match(second["copy"]) is not None
+    with engine(store_url).begin() as db:
+        db.execute(known_scams.delete().where(known_scams.c.id == index.match(first["copy"]).id))
+    add_known([{"text": third["text"], "source": "import"}], store_url)
+    assert index.match(first["copy"]) is None and len(index) == 2
+    assert index.match(second["copy"]) is not None and index.match(third["copy"]) is not None
+
+
+def test_after_the_first_load_new_rows_come_in_through_a_background_refresh(store_url: str) -> None:
+    index = KnownIndex(store_url, refresh_seconds=1e-9)
+    scam = load_eval()["validation"]["scams"][1]
+    assert index.match(scam["copy"]) is None  # the first load, in the caller's thread
+    add_known([{"text": scam["text"], "source": "import"}], store_url)
+    index.match(scam["copy"])  # due: starts the refresh beside this match
+    for thread in threading.enumerate():
+        if thread.name == "known-index-refresh":
+            thread.join(timeout=30)
+    assert len(index) == 1 and index.match(scam["copy"]) is not None
 
 
 def test_an_alert_joins_the_library_and_a_pasted_copy_names_it(store_url: str) -> None:
