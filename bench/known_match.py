@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results_file import write  # noqa: E402
-from bot import known  # noqa: E402
+from bot import fingerprints, known, scam_library  # noqa: E402
 from bot.store import engine  # noqa: E402
 from core.indicators import from_entities  # noqa: E402
 from nlu.entities import find_entities  # noqa: E402
@@ -164,7 +164,8 @@ def main(texts: int = 100_000, indicators: int = 1_000_000, messages: int = 3000
     library = [scam_text(rng) for _ in range(texts)]
     started = time.perf_counter()
     for start in range(0, texts, 10_000):
-        known.add_known(({"text": text, "source": "import"} for text in library[start:start + 10_000]), db_engine=db)
+        scam_library.add_known(({"text": text, "source": "import"} for text in library[start:start + 10_000]),
+                               db_engine=db)
     text_import = time.perf_counter() - started
     started = time.perf_counter()
     known.import_indicators(({"kind": "phone", "value": f"1{rng.randint(3, 9)}{i:09d}"} for i in range(indicators)),
@@ -172,7 +173,7 @@ def main(texts: int = 100_000, indicators: int = 1_000_000, messages: int = 3000
     indicator_import = time.perf_counter() - started
     before_load = resident_mb()
     started = time.perf_counter()
-    index = known.KnownIndex(url)
+    index = scam_library.KnownIndex(url)
     index.refresh(force=True)
     load = time.perf_counter() - started
     index_mb = resident_mb() - before_load
@@ -194,7 +195,7 @@ def main(texts: int = 100_000, indicators: int = 1_000_000, messages: int = 3000
         lookups.append((end - middle) * 1000)
         found[kind] += match is not None
     counts = {kind: sum(1 for k, _ in samples if k == kind) for kind in kinds}
-    candidates = [len(index.candidates(known.fingerprint(text))) for _, text in samples]
+    candidates = [len(index.candidates(fingerprints.fingerprint(text))) for _, text in samples]
     result = {
         "texts": texts, "library_texts": len(index), "indicators": indicators, "messages": messages,
         "import_texts_s": round(text_import, 1), "import_indicators_s": round(indicator_import, 1),

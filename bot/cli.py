@@ -336,10 +336,10 @@ def _json_lines(path: Path) -> list[dict]:
 
 def _known_command(args: argparse.Namespace) -> int:
     """``fraudbot known import`` and ``fraudbot indicator import|list|confirm|reject|expire`` on FRAUDBOT_DB_URL."""
-    from bot import known
+    from bot import known, scam_library
 
     if args.command == "known":
-        added = known.add_known(_json_lines(args.file))
+        added = scam_library.add_known(_json_lines(args.file))
         print(f"added {added} known scam texts")
         return 0
     if args.action == "import":

@@ -1,6 +1,6 @@
 """Grouping texts that are copies of one script: the review queue's groups and the daily report's new scripts.
 
-Texts are compared by their fingerprints (:func:`bot.known.fingerprint`: links, numbers and ids masked,
+Texts are compared by their fingerprints (:func:`bot.fingerprints.fingerprint`: links, numbers and ids masked,
 punctuation and spacing dropped), so thirty copies of one SMS with thirty links are one group. Grouping is
 greedy in the order given (newest first, as callers pass them): a text joins the first group whose first text
 it is a near-duplicate of, by the same edit similarity and threshold the known-scam library matches with.
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz, process
 
-from bot.known import MIN_FINGERPRINT  # shorter texts are grouped only when equal: too little to call it a script
+from bot.fingerprints import MIN_FINGERPRINT  # shorter texts are grouped only when equal: too little for a script
 
 
 def group(fingerprints: Sequence[str], threshold: float) -> list[list[int]]:

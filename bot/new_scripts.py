@@ -32,7 +32,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import Column, Date, DateTime, Integer, String, Table, Text, UniqueConstraint, create_engine, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import known, near_duplicates
+from bot import fingerprints, near_duplicates, scam_library
 from bot.alerts.model import audit_log
 from bot.retention import CHINA, consultations_since, day_start
 from bot.store import engine, metadata, now
@@ -83,8 +83,8 @@ def training_fingerprints(root: Path | None = None) -> dict[int, str]:
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
             for line in str(item.get("examples") or "").splitlines():
                 example = line.strip().removeprefix("- ").strip()
-                print_ = known.fingerprint(example)
-                if len(print_) >= known.MIN_FINGERPRINT:
+                print_ = fingerprints.fingerprint(example)
+                if len(print_) >= fingerprints.MIN_FINGERPRINT:
                     found[len(found)] = print_
     return found
 
@@ -109,16 +109,16 @@ def scam_messages(tracker_url: str, first: date, last: date) -> list[tuple[str, 
 
 
 def find(tracker_url: str, day: date, store_url: str | None = None, days: int = WINDOW_DAYS,
-         min_residents: int = MIN_RESIDENTS, threshold: float = known.SIMILARITY_THRESHOLD,
+         min_residents: int = MIN_RESIDENTS, threshold: float = fingerprints.SIMILARITY_THRESHOLD,
          training: dict[int, str] | None = None) -> list[Script]:
     """New scripts among the consultations of the ``days`` days up to ``day``, the most residents first."""
     messages = scam_messages(tracker_url, day - timedelta(days=days - 1), day)
-    library = known.known_index(store_url)
+    library = scam_library.known_index(store_url)
     examples = training_fingerprints() if training is None else training
     unknown = []
     for text, scenario, sender, moment in messages:
-        print_ = known.fingerprint(text)
-        if len(print_) < known.MIN_FINGERPRINT or library.match(text) is not None:
+        print_ = fingerprints.fingerprint(text)
+        if len(print_) < fingerprints.MIN_FINGERPRINT or library.match(text) is not None:
             continue
         if examples and process.extractOne(print_, examples, scorer=fuzz.ratio, score_cutoff=threshold * 100):
             continue
@@ -160,7 +160,7 @@ def record(day: date, scripts: list[Script], store_url: str | None = None) -> in
         try:
             with engine(store_url).begin() as db:
                 db.execute(findings.insert().values(
-                    day=day, fingerprint=known.fingerprint(script.text), residents=script.residents,
+                    day=day, fingerprint=fingerprints.fingerprint(script.text), residents=script.residents,
                     messages=script.messages, scenario=script.scenario[:64], sample=script.sample[:SAMPLE_CHARS],
                     text=script.text, first_seen=script.first_seen, last_seen=script.last_seen, state=OPEN))
             added += 1
@@ -194,7 +194,7 @@ def decide(actor: str, finding_id: int, decision: str, scenario: str = "", title
         db.execute(findings.update().where(findings.c.id == row.id).values(
             state=decision, decided_by=actor[:128], decided_at=now(), scenario=chosen[:64]))
         if decision == LIBRARY:
-            known.add_known([{"text": row.text, "scenario": chosen, "title": title or row.sample[:40],
+            scam_library.add_known([{"text": row.text, "scenario": chosen, "title": title or row.sample[:40],
                               "source": f"new_script:{row.id}"}], connection=db)
         db.execute(audit_log.insert().values(at=now(), actor=actor[:256], action=f"new_script_{decision}",
                                              detail=json.dumps({"id": row.id, "day": row.day.isoformat(),

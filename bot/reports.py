@@ -24,7 +24,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, fun
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot import known
+from bot import fingerprints, known
 from bot.store import StoreSessionStorage, engine, metadata, now
 from core.indicators import from_entities
 from nlu.entities import redact
@@ -54,7 +54,7 @@ reports = Table(
     Column("kind", String(16)),  # core.indicators.KINDS; NULL for a message with no indicator in it
     Column("value", String(256)),  # normalised indicator
     Column("text", Text, nullable=False, default=""),  # the reported message, redacted
-    Column("fingerprint", Text, nullable=False, default=""),  # known.fingerprint(text): near-duplicates group
+    Column("fingerprint", Text, nullable=False, default=""),  # fingerprints.fingerprint(text): near-duplicates group
     Column("channel", String(32), nullable=False),
     Column("region", String(64), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
@@ -123,8 +123,8 @@ def submit_report(sender: str, channel: str, text: str, entities: Iterable[Mappi
     over the limits gets ``limited`` and nothing is written; each indicator kept is one report against them."""
     pairs = from_entities(entities)
     kept_text = redact(text).strip()[:MAX_TEXT_CHARS]
-    print_ = known.fingerprint(kept_text)
-    if not pairs and len(print_) < known.MIN_FINGERPRINT:
+    print_ = fingerprints.fingerprint(kept_text)
+    if not pairs and len(print_) < fingerprints.MIN_FINGERPRINT:
         return ReportOutcome(NOTHING)
     reporter = reporter_key(channel, sender)
     moment = now()
@@ -205,7 +205,7 @@ def submit_feedback(sender: str, channel: str, verdict: str, text: str, answer: 
         claim = None  # a claim answers 判断不对 only
     reporter = reporter_key(channel, sender)
     kept_text = redact(text).strip()[:MAX_TEXT_CHARS]
-    print_ = known.fingerprint(kept_text)
+    print_ = fingerprints.fingerprint(kept_text)
     moment = now()
     values = {"verdict": verdict, "claim": claim, "answer": redact(answer).strip()[:MAX_ANSWER_CHARS],
               "scenario": scenario[:64], "risk": risk[:16], "state": OPEN if verdict == WRONG else CLOSED,

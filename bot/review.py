@@ -2,7 +2,7 @@
 
 Officers look at groups, not at single messages: fifty residents reporting one number are one row with
 a count, and thirty copies of one SMS with different links are one row too (near-duplicates by the
-fingerprint of :mod:`bot.known`): each link is an indicator of its own, but the text is the same scam, and
+fingerprint of :mod:`bot.fingerprints`): each link is an indicator of its own, but the text is the same scam, and
 it is the text that the known-scam library needs to catch the next link. A group counts residents, not
 rows: one 举报 with two numbers is two rows of one resident. The decisions:
 
@@ -29,10 +29,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot import known, near_duplicates
+from bot import fingerprints, known, near_duplicates, scam_library
 from bot.alerts.model import audit_log
 from bot.reports import ACCEPTED, DISMISSED, EXAMPLE, OPEN, WRONG, feedback, reports
-from bot.store import engine, now
+from bot.store import aware, engine, now
 
 GROUP_SCAN = 2000
 """At most this many of the latest open texts are grouped per page: the queue is read by people, the oldest
@@ -90,8 +90,8 @@ def indicator_groups(url: str | None = None, limit: int = 100) -> list[Indicator
             mentions = db.execute(select(reports.c.text, reports.c.channel, reports.c.region).where(
                 reports.c.kind == row.kind, reports.c.value == row.value).order_by(reports.c.id.desc()).limit(50)).all()
             groups.append(IndicatorGroup(
-                row.kind, row.value, row.state, row.report_count, known._aware(row.first_seen),
-                known._aware(row.last_seen), mentions[0].text if mentions else (row.note or ""),
+                row.kind, row.value, row.state, row.report_count, aware(row.first_seen),
+                aware(row.last_seen), mentions[0].text if mentions else (row.note or ""),
                 tuple(sorted({m.channel for m in mentions})), tuple(sorted({m.region for m in mentions if m.region}))))
     return groups
 
@@ -102,7 +102,7 @@ def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
     groups = []
     for members in near_duplicates.group([row.fingerprint for row in rows], threshold):  # type: ignore[attr-defined]
         first = rows[members[0]]
-        home = TextGroup([], first.text, first.fingerprint, known._aware(first.created_at))  # type: ignore[attr-defined]
+        home = TextGroup([], first.text, first.fingerprint, aware(first.created_at))  # type: ignore[attr-defined]
         for row in (rows[i] for i in members):
             home.ids.append(row.id)  # type: ignore[attr-defined]
             home.reporters.add(row.reporter)  # type: ignore[attr-defined]
@@ -118,10 +118,10 @@ def _group(rows: Sequence[object], threshold: float) -> list[TextGroup]:
 def _open_texts() -> ColumnElement[bool]:
     """Reported messages waiting for review: with or without indicators, long enough to be compared (a bare
     "举报 138…" is only its number's, decided on the indicator)."""
-    return and_(reports.c.state == OPEN, func.length(reports.c.fingerprint) >= known.MIN_FINGERPRINT)
+    return and_(reports.c.state == OPEN, func.length(reports.c.fingerprint) >= fingerprints.MIN_FINGERPRINT)
 
 
-def report_text_groups(url: str | None = None, threshold: float = known.SIMILARITY_THRESHOLD) -> list[TextGroup]:
+def report_text_groups(url: str | None = None, threshold: float = fingerprints.SIMILARITY_THRESHOLD) -> list[TextGroup]:
     """Open reported messages, grouped by near-duplicate text, the most reported first."""
     with engine(url).connect() as db:
         rows = db.execute(select(reports.c.id, reports.c.reporter, reports.c.text, reports.c.fingerprint,
@@ -130,7 +130,7 @@ def report_text_groups(url: str | None = None, threshold: float = known.SIMILARI
     return _group(rows, threshold)
 
 
-def dispute_groups(url: str | None = None, threshold: float = known.SIMILARITY_THRESHOLD) -> list[TextGroup]:
+def dispute_groups(url: str | None = None, threshold: float = fingerprints.SIMILARITY_THRESHOLD) -> list[TextGroup]:
     """Open 判断不对 feedback, grouped by near-duplicate message, with what residents claimed."""
     with engine(url).connect() as db:
         rows = db.execute(select(feedback.c.id, feedback.c.reporter, feedback.c.text, feedback.c.fingerprint,
@@ -212,7 +212,7 @@ def decide_reports(actor: str, ids: Sequence[int], decision: str, scenario: str 
         db.execute(reports.update().where(reports.c.id.in_(decided), reports.c.state == OPEN).values(
             state=ACCEPTED if decision == "accept" else DISMISSED, decided_by=actor[:128], decided_at=moment))
         if decision == "accept":
-            known.add_known([{"text": rows[0].text, "scenario": scenario, "title": title,
+            scam_library.add_known([{"text": rows[0].text, "scenario": scenario, "title": title,
                               "source": f"report:{rows[0].id}"}], connection=db)
         _audit(db, actor, f"reports_{decision}", {"ids": decided, "scenario": scenario or None})
     return len(decided)

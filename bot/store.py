@@ -72,6 +72,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time as UTC: SQLite gives naive datetimes back, PostgreSQL aware ones."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
 def engine(url: str | None = None) -> Engine:
     """The engine for ``url`` (default: :func:`bot.config.database_url`, read at this call), one per URL.
 

@@ -14,7 +14,7 @@ import pytest
 from sanic import Sanic
 from sqlalchemy import create_engine, select, text
 
-from bot import daily, daily_report, retention
+from bot import daily, daily_report, retention, scam_library
 from bot.admin.accounts import Accounts
 from bot.admin.content import read_files, write_files
 from bot.alerts.model import audit_log
@@ -240,7 +240,7 @@ def test_the_overview_counts_days_whose_conversations_were_deleted(admin_app: Sa
 
 def test_a_new_script_goes_into_the_library_or_is_dismissed_from_the_page(admin_app: Sanic) -> None:
     """The job's new scripts are listed for the week; 加入诈骗库 makes a pasted copy a known scam; both audited."""
-    from bot import known, new_scripts
+    from bot import new_scripts
 
     script = ("【医保中心】您的医保账户存在异常消费，将于今日冻结，请添加专员微信 yb2024x 按指引解冻，逾期后果自负")
     copies = [new_scripts.Script(residents=4, messages=5, scenario="impersonate_police", sample=script[:80],
@@ -275,7 +275,7 @@ def test_a_new_script_goes_into_the_library_or_is_dismissed_from_the_page(admin_
     assert again[:2] == (303, f"/admin/daily?date={DAY}&done=script_taken") and dropped[0] == 303
     assert forged[0] == 422 and "已加入诈骗库" in after and 'id="scripts"' in after
     assert f'data-id="{first.id}"' not in after and f'data-id="{second.id}"' not in after
-    index = known.known_index()
+    index = scam_library.known_index()
     index.refresh(force=True)
     match = index.match(script.replace("yb2024x", "zz88qq").replace("今日", "明日"))
     assert match is not None and match.scenario == "fake_customer_service"

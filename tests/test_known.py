@@ -21,17 +21,8 @@ import yaml
 from datasketch import MinHash
 from sqlalchemy import select
 
-from bot.known import (
-    NUM_PERM,
-    SEED,
-    SIMILARITY_THRESHOLD,
-    KnownIndex,
-    add_known,
-    fingerprint,
-    known_scams,
-    signature,
-    similarity,
-)
+from bot.fingerprints import NUM_PERM, SEED, SIMILARITY_THRESHOLD, fingerprint, signature, similarity
+from bot.scam_library import KnownIndex, add_known, known_scams
 from bot.store import engine
 from core.replies import compose
 from core.verdict import Case

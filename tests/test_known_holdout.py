@@ -20,7 +20,8 @@ import yaml
 from sqlalchemy import select
 
 from bot import migrations
-from bot.known import KnownIndex, add_known, fingerprint, known_scams, similarity
+from bot.fingerprints import fingerprint, similarity
+from bot.scam_library import KnownIndex, add_known, known_scams
 from bot.store import engine
 
 HOLDOUT = Path(__file__).parent / "data" / "known_scams_holdout.yml"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from bot import daily_report, known, migrations, new_scripts
+from bot import daily_report, fingerprints, migrations, new_scripts, scam_library
 from tests.test_retention import at, events_table
 
 HOLDOUT = Path(__file__).parent / "data" / "known_scams_holdout.yml"
@@ -88,9 +88,9 @@ def test_a_known_script_a_training_example_and_one_resident_are_not_new(stores: 
         say(tracker, f"k{n}", library_text.replace("24", str(20 + n)), DAY)
         say(tracker, f"t{n}", example + "。" * n, DAY)
         say(tracker, "same-resident", repeated.replace("200", str(200 + n)), DAY)
-    known.add_known([{"text": library_text, "scenario": "phishing_link", "source": "alert:1"}], url=store)
-    known.known_index(store).refresh(force=True)
-    training = {0: known.fingerprint(example)}
+    scam_library.add_known([{"text": library_text, "scenario": "phishing_link", "source": "alert:1"}], url=store)
+    scam_library.known_index(store).refresh(force=True)
+    training = {0: fingerprints.fingerprint(example)}
     assert new_scripts.find(tracker, DAY, store, training=training) == []
     say(tracker, "another", repeated, DAY)
     say(tracker, "a-third", repeated.replace("abc12345", "zz998877"), DAY)
@@ -99,9 +99,9 @@ def test_a_known_script_a_training_example_and_one_resident_are_not_new(stores: 
 
 
 def test_the_training_examples_are_read_from_the_live_content() -> None:
-    fingerprints = new_scripts.training_fingerprints()
-    assert len(fingerprints) > 1000
-    assert all(len(f) >= known.MIN_FINGERPRINT for f in fingerprints.values())
+    examples = new_scripts.training_fingerprints()
+    assert len(examples) > 1000
+    assert all(len(f) >= fingerprints.MIN_FINGERPRINT for f in examples.values())
 
 
 def test_recorded_scripts_go_into_the_library_or_are_dismissed_audited(stores: tuple[str, str]) -> None:
@@ -117,12 +117,12 @@ def test_recorded_scripts_go_into_the_library_or_are_dismissed_audited(stores: t
     assert new_scripts.record(DAY, found, store) == 0  # the job run again that day: nothing twice
     first, second = new_scripts.recorded(DAY - timedelta(days=6), DAY, store)[:2]
     copy = next(m for m in found if m.text == first.text).copies[-1]
-    assert known.known_index(store).match(copy) is None
+    assert scam_library.known_index(store).match(copy) is None
 
     added = new_scripts.decide("web:wang", first.id, new_scripts.LIBRARY, scenario="fake_shopping", store_url=store)
     assert added is not None and added.state == new_scripts.LIBRARY
-    known.known_index(store).refresh(force=True)
-    match = known.known_index(store).match(copy)
+    scam_library.known_index(store).refresh(force=True)
+    match = scam_library.known_index(store).match(copy)
     assert match is not None and match.source == f"new_script:{first.id}" and match.scenario == "fake_shopping"
     assert new_scripts.decide("web:li", first.id, new_scripts.DISMISSED, store_url=store) is None  # decided already
     assert new_scripts.decide("web:li", second.id, new_scripts.DISMISSED, store_url=store).state == "dismissed"

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from bot import known, migrations, reports, review
+from bot import known, migrations, reports, review, scam_library
 from bot.alerts.model import audit_log
 from bot.fleet import EngineMissing, Postgres
 from bot.privacy import hash_id
@@ -408,7 +408,7 @@ def test_a_decision_that_cannot_be_audited_is_not_made(store_url: str, clock: Cl
         review.decide_disputes("王警官", dispute.ids, "example", scenario="none", url=store_url)
 
     assert indicator(store_url, "phone", SCAM_NUMBER).state == known.REPORTED  # type: ignore[union-attr]
-    assert rows(store_url, known.known_scams) == []
+    assert rows(store_url, scam_library.known_scams) == []
     assert review.open_counts(store_url) == {"indicators": 1, "texts": 1, "disputes": 1}
 
 
@@ -417,7 +417,7 @@ def test_accepted_reports_become_one_known_scam_that_the_index_matches(store_url
         reports.submit_report(f"resident-{n}", "wechat", copy, nlu_entities(copy), url=store_url)
         clock.advance(minutes=1)
     reports.submit_report("resident-9", "rest", GENUINE, [], url=store_url)
-    index = known.known_index(store_url)
+    index = scam_library.known_index(store_url)
     pasted = SMS.replace("张伟", "王芳").replace("etc-rz.top/a8", "etc-auth.cc/k")
     assert index.match(pasted) is None
 
@@ -425,7 +425,7 @@ def test_accepted_reports_become_one_known_scam_that_the_index_matches(store_url
     decided = review.decide_reports("王警官", copies.ids, "accept", scenario="phishing_link",
                                     title="冒充ETC客服的认证短信", url=store_url)
     assert decided == len(COPIES) + 1
-    (entry,) = rows(store_url, known.known_scams)
+    (entry,) = rows(store_url, scam_library.known_scams)
     assert (entry["text"], entry["scenario"], entry["title"]) == (COPIES[-1], "phishing_link", "冒充ETC客服的认证短信")
     assert entry["source"] == f"report:{max(copies.ids)}"
     index.refresh(force=True)
@@ -446,7 +446,7 @@ def test_accepted_reports_become_one_known_scam_that_the_index_matches(store_url
     # deciding rows already decided does nothing: no second library entry, no audit row
     assert review.decide_reports("李警官", copies.ids, "accept", url=store_url) == 0
     assert review.decide_reports("李警官", [*copies.ids, *genuine.ids], "dismiss", url=store_url) == 0
-    assert len(rows(store_url, known.known_scams)) == 1 and len(audit_rows(store_url)) == 2
+    assert len(rows(store_url, scam_library.known_scams)) == 1 and len(audit_rows(store_url)) == 2
     with pytest.raises(ValueError):
         review.decide_reports("李警官", copies.ids, "confirm", url=store_url)
 

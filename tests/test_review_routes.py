@@ -22,7 +22,7 @@ import pytest
 from sanic import Sanic
 from sqlalchemy import select
 
-from bot import known
+from bot import known, scam_library
 from bot.admin.accounts import Accounts
 from bot.admin.content import add_example, example_file, read_files, write_files
 from bot.admin.validation import Problem
@@ -244,7 +244,8 @@ def test_reported_texts_join_the_library_or_are_dismissed(admin_app: Sanic) -> N
     assert accepted[1] == "/admin/review?done=accept&count=2"
     assert again[1] == "/admin/review?done=nothing&count=0"  # decided already: nothing added twice
     assert dismissed[1] == "/admin/review?done=dismiss&count=1"
-    match = known.KnownIndex().match("收到短信：您的ETC认证已过期，车辆将无法通行，请点击链接重新认证，逾期会停用")
+    match = scam_library.KnownIndex().match(
+        "收到短信：您的ETC认证已过期，车辆将无法通行，请点击链接重新认证，逾期会停用")
     assert match is not None and match.scenario == "phishing_link" and match.title == "冒充ETC的短信"
     assert "ETC认证" not in after.split('<table id="texts">')[1] and "租我的银行卡" not in after
     assert "自称京东客服" in after.split('<table id="texts">')[1]  # the other group still waits

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from bot.alerts.model import CANCELLED, PENDING, ROLES, SEVERITIES, alerts, audit_log, officers, outbox
 from bot.config import database_url
 from bot.inbound import normalise
-from bot.known import add_known
+from bot.scam_library import add_known
 from bot.store import GroupRegistry, engine, groups, now
 from core.knowledge import scenarios
 
