@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from bot.fleet import EngineMissing, Postgres
 from bot.nlu_client import quiet_logs
 from bot.processes import free_port, start_action_server, stop, wait_http
+from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "fraudbot.tar.gz"
@@ -133,3 +137,32 @@ def rasa_server_without_actions(trained_model: Path,
     process, url = start_rasa(trained_model, dead, tmp_path_factory.mktemp("rasa-dead"), "rasa.log")
     yield url
     stop(process)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """A throw-away PostgreSQL cluster for a test module (Debian's packages; `make test` installs them)."""
+    directory = Path(tempfile.mkdtemp(prefix="fraudbot-"))
+    directory.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data directory (not pytest's tmp)
+    server = Postgres(directory / "postgres", durable=False)
+    try:
+        server.start()
+    except EngineMissing as missing:
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    """The fake Bot API on loopback (tests/fakes/telegram_api.py)."""
+    api = FakeTelegram().start()
+    try:
+        yield api
+    finally:
+        api.release()
+        api.stop()

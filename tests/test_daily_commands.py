@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -67,13 +66,6 @@ def test_retention_run_and_policy(setup: dict[str, str]) -> None:
     with create_engine(setup["tracker"], future=True).connect() as db:
         assert db.execute(text("SELECT COUNT(*) FROM events WHERE sender_id = 'gone'")).scalar_one() == 0
 
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    yield api
-    api.release()
-    api.stop()
 
 
 def test_the_daily_job_sends_the_report_once_and_stops_on_sigterm(setup: dict[str, str],

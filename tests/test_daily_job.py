@@ -4,7 +4,6 @@ officers' chat through the real sender and the fake Telegram API (bot/daily.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -22,13 +21,6 @@ from tests.test_retention import events_table
 
 OFFICERS = -100777
 
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    yield api
-    api.release()
-    api.stop()
 
 
 class Clock:

@@ -75,15 +75,6 @@ def redis_server(engines_dir: Path, request: pytest.FixtureRequest) -> Iterator[
         server.stop()
 
 
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    try:
-        yield api
-    finally:
-        api.release()
-        api.stop()
-
 
 def store(postgres: Postgres, name: str) -> str:
     url = postgres.create_database(name)

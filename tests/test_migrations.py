@@ -10,13 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import zlib
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,7 +24,7 @@ from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.pool import NullPool
 
 from bot import migrations, store
-from bot.fleet import EngineMissing, Postgres
+from bot.fleet import Postgres
 from bot.migrations import target
 from tests.data import previous_schema as previous
 
@@ -288,22 +285,6 @@ def test_db_upgrade_twice_changes_nothing_the_second_time_and_current_prints_the
     assert snapshot(url) == rows
     assert fraudbot("db", "current", url=url) == f"{migrations.head()} (head)"
 
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    directory = Path(tempfile.mkdtemp(prefix="fraudbot-"))
-    directory.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data directory
-    server = Postgres(directory / "postgres", durable=False)
-    try:
-        server.start()
-    except EngineMissing as missing:
-        shutil.rmtree(directory, ignore_errors=True)
-        pytest.skip(str(missing))
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_fleet_migration_from_previous_release_keeps_rows(postgres: Postgres) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from bot import known, migrations, reports, review, scam_library
 from bot.alerts.model import audit_log
-from bot.fleet import EngineMissing, Postgres
+from bot.fleet import Postgres
 from bot.privacy import hash_id
 from bot.store import engine
 from nlu.entities import find_entities
@@ -75,22 +75,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
         monkeypatch.setattr(module, "now", moved)
     return moved
 
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    directory = Path(tempfile.mkdtemp(prefix="fraudbot-"))
-    directory.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data directory
-    server = Postgres(directory / "postgres", durable=False)
-    try:
-        server.start()
-    except EngineMissing as missing:
-        shutil.rmtree(directory, ignore_errors=True)
-        pytest.skip(str(missing))
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 _DATABASES = itertools.count(1)

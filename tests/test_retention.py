@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from bot import migrations, retention
 from bot.admin.stats import overview
-from bot.fleet import EngineMissing, Postgres
+from bot.fleet import Postgres
 
 TODAY = date(2026, 11, 30)
 CHINA = retention.CHINA
@@ -108,22 +105,6 @@ def test_the_retention_period_comes_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("FRAUDBOT_RETENTION_DAYS", "a month")
     assert retention.retention_days() == 30
 
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    directory = Path(tempfile.mkdtemp(prefix="fraudbot-"))
-    directory.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data directory
-    server = Postgres(directory / "postgres", durable=False)
-    try:
-        server.start()
-    except EngineMissing as missing:
-        shutil.rmtree(directory, ignore_errors=True)
-        pytest.skip(str(missing))
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_fleet_retention_on_postgresql(postgres: Postgres) -> None:

@@ -185,13 +185,6 @@ def test_local_windows_take_every_slot_or_none() -> None:
 # -- the one Telegram sender's retry policy ----------------------------------------------------
 
 
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    yield api
-    api.release()
-    api.stop()
-
 
 def recording_sleep(waits: list[float]):  # noqa: ANN201
     async def sleep(seconds: float) -> None:

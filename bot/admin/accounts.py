@@ -19,7 +19,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, case, select
@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.alerts.model import ROLES, audit_log, officers
-from bot.store import engine, metadata, now
+from bot.store import aware, engine, metadata, now
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +130,6 @@ class LoginRefused(Exception):
     """Any refused login; the message is what the login page shows, the same in every case."""
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -158,7 +154,7 @@ def _throttle_row(db: Connection, key: str, moment: datetime) -> Row:
 
 def _must_wait(row: Row, throttle: Throttle, moment: datetime) -> bool:
     wait = throttle.wait(row.failures)
-    return bool(wait) and moment < _aware(row.last_failure) + wait  # a free attempt is free even on a clock behind
+    return bool(wait) and moment < aware(row.last_failure) + wait  # a free attempt is free even on a clock behind
 
 
 class Accounts:
@@ -281,7 +277,7 @@ class Accounts:
                        sessions.c.csrf, sessions.c.expires_at)
                 .join(sessions, sessions.c.officer_id == officers.c.id)
                 .where(sessions.c.token_hash == _token_hash(token))).first()
-        if row is None or not row.active or _aware(row.expires_at) <= self._clock():
+        if row is None or not row.active or aware(row.expires_at) <= self._clock():
             return None
         return User(row.id, row.login, row.name, row.role, row.csrf)
 

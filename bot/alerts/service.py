@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -17,7 +17,7 @@ from bot.alerts.model import CANCELLED, PENDING, ROLES, SEVERITIES, alerts, audi
 from bot.config import database_url
 from bot.inbound import normalise
 from bot.scam_library import add_known
-from bot.store import GroupRegistry, engine, groups, now
+from bot.store import GroupRegistry, aware, engine, groups, now
 from core.knowledge import scenarios
 
 logger = logging.getLogger(__name__)
@@ -59,13 +59,8 @@ class Alert:
     @property
     def live(self) -> bool:
         """Neither recalled nor expired: may still be delivered."""
-        expires = _aware(self.expires_at)
+        expires = aware(self.expires_at)
         return self.recalled_at is None and (expires is None or expires > now())
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
 
 def render(alert: Alert, channel: str) -> str:
@@ -150,7 +145,7 @@ class AlertService:
             raise InvalidAlert(f"紧急程度只能是：{'、'.join(SEVERITIES)}")
         if not wanted:
             raise InvalidAlert("请至少指定一个地区（或“全部”）。")
-        if expires_at is not None and _aware(expires_at) <= now():
+        if expires_at is not None and aware(expires_at) <= now():
             raise InvalidAlert("有效期已经过了。")
         with self.engine.begin() as db:
             alert_id = int(db.execute(alerts.insert().values(
@@ -244,7 +239,7 @@ class AlertService:
                              .where(outbox.c.channel == channel, outbox.c.chat_id == chat_id,
                                     outbox.c.state == "delivered", alerts.c.recalled_at.is_(None))
                              .order_by(alerts.c.id.desc())).first()
-        if row is None or _aware(row.created_at) < since:
+        if row is None or aware(row.created_at) < since:
             return None
         return Alert(**row._mapping)
 
