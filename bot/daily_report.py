@@ -7,8 +7,8 @@ percentage: the chance of seeing at least the day's count if the 28-day rate sti
 (:func:`rising_p`). A row rises when that chance is below :data:`ALPHA` and at least
 :data:`MIN_COUNT` residents asked, so one extra message in a quiet county is not an alarm.
 
-Only counts leave this module (and reported indicators, which are the scammers' numbers officers
-must check): no text, no sender.
+Only counts leave this module, and the day's reported indicators masked like any number in a log
+(``139******78``; officers read and decide them whole in the review queue): no text, no sender, no number.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bot.retention import (
     rolled_days,
 )
 from bot.store import engine
+from nlu.entities import redact
 
 ALPHA = 0.01
 MIN_COUNT = 3
@@ -109,7 +110,7 @@ class DailyReport:
     rows: list[Row]  # every (scenario, region) seen in the 29 days, the day's biggest first
     total: int
     money_sent: int  # consultations of residents whose money had already gone
-    reported: list[tuple[str, str, int]]  # (kind, value, reports that day), most reported first
+    reported: list[tuple[str, str, int]]  # (kind, masked value, reports that day), most reported first
     scripts: list[new_scripts.Script] = field(default_factory=list)  # new scripts of the week up to the day
 
     @property
@@ -140,7 +141,7 @@ def build(day: date, tracker_url: str | None, store_url: str | None = None, scri
     money_sent = sum(n for (_s, _r, intent), n in counts[day].items() if intent == "money_already_sent")
     start = datetime.combine(day, datetime.min.time(), CHINA)
     with engine(store_url).connect() as db:
-        reported = [(row.kind, row.value, int(row.n)) for row in db.execute(
+        reported = [(row.kind, redact(row.value), int(row.n)) for row in db.execute(
             select(reports.c.kind, reports.c.value, func.count(reports.c.id).label("n"))
             .where(reports.c.kind.is_not(None), reports.c.created_at >= start,
                    reports.c.created_at < start + timedelta(days=1))
