@@ -1,8 +1,9 @@
 """Rasa SDK actions: thin wrappers that turn the tracker into a :class:`~core.verdict.Case`.
 
-The decisions live in :mod:`core.verdict`, :mod:`core.report_lines` and :mod:`core.reporting`; these
-classes only read slots and the latest message, send the reply, set slots, and hand a resident's
-举报 and feedback to the store (:mod:`bot.reports`).
+The decisions live in :mod:`core.verdict`, :mod:`core.report_lines`, :mod:`core.reporting` and
+:mod:`core.followup`; these classes only read slots and the latest message, send the reply, set slots, and
+hand a resident's 举报, feedback and consent to a follow-up (回访) to the store (:mod:`bot.reports`,
+:mod:`bot.followups`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import reports
+from bot import followups, reports
 from bot.known import CONFIRMED, lookups_for
-from core.knowledge import region_key
+from core import followup
+from core.followup import QUESTIONS, SKIPPED, STOPPED, amount_band, amount_in, consent_of, read_answer
+from core.knowledge import region_key, scenarios
 from core.languages import ENGLISH, language_of
 from core.moments import LASTING_FACTS, audience_of, channel_of, facts_in, follow_up_facts
 from core.replies import Reply, calm_and_ask, compose, how_to_report, indicator_name
@@ -75,6 +78,11 @@ MAX_KEPT_CHARS = 1000  # what review needs of a message and an answer (bot.repor
 REST_CHANNEL = "rest"
 REPORT_REPLIES = {reports.RECORDED: "utter_report_recorded", reports.DUPLICATE: "utter_report_duplicate",
                   reports.LIMITED: "utter_report_limited", reports.NOTHING: "utter_report_nothing"}
+# 回访: the consent question is asked once per conversation (the slot says it was: ASKED until answered), and
+# the next day's four questions are the follow-up form (core.followup.QUESTIONS).
+FOLLOWUP_OFFER, ASKED, ANSWERED = "followup_offer", "asked", "answered"
+FOLLOWUP_FORM = "followup_form"
+EXTERNAL_PREFIX = "EXTERNAL: "  # the text Rasa gives an intent triggered through its API (the follow-up job)
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -172,6 +180,9 @@ def remembered(case: Case, reply: Reply | None = None) -> list[EventType]:
     demands = sorted(set(assessment(case).decisive) | set(case.earlier_evidence))
     if demands:
         events.append(SlotSet("evidence", demands))
+    band = amount_band(amount_in(case.entities)) if case.money_sent else None
+    if band:
+        events.append(SlotSet("amount_band", band))  # for a follow-up's card: the band, never the amount
     return events
 
 
@@ -277,6 +288,14 @@ class ActionAssess(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         if claim_answered(tracker) is not None:  # "不是诈骗" typed after "哪里不对？", read as a deny or a story
             return await ActionDispute().run(dispatcher, tracker, domain)
+        offered = tracker.get_slot(FOLLOWUP_OFFER) == ASKED
+        if offered:  # "可以" / "不用了" after "明天我再来问问您……可以吗？"
+            said = consent_of(latest_text(tracker), latest_intent(tracker))
+            if said is not None:
+                return answer_consent(dispatcher, tracker, said)
+        under_way = followup_turn(dispatcher, tracker)  # 不用了 or a late answer to an asked follow-up
+        if under_way is not None:
+            return under_way
         case = case_from_tracker(tracker)
         if wants_to_report(latest_text(tracker), latest_intent(tracker)):
             if not case.money_sent:
@@ -289,6 +308,8 @@ class ActionAssess(Action):
         events = self._answer(case, dispatcher, tracker)
         if tracker.get_slot(CLAIM_ASKED):
             events.append(SlotSet(CLAIM_ASKED, None))  # a new message instead of the answer: the question lapses
+        if offered:
+            events.append(SlotSet(FOLLOWUP_OFFER, ANSWERED))  # the consent question too: it is asked once
         return events
 
     def _answer(self, case: Case, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
@@ -324,7 +345,7 @@ class ActionAssess(Action):
             return remembered(case, reply)
         reply = compose(case)
         answer_verdict(dispatcher, tracker, case, reply)
-        events = remembered(case, reply)
+        events = remembered(case, reply) + offer_followup(dispatcher, tracker, reply)
         if reply.judged and not payload:
             events.append(judged(original_text(tracker), case.entities, reply))
         return events
@@ -365,7 +386,8 @@ class ActionCallVerdict(Action):
         )
         reply = compose(case)
         answer_verdict(dispatcher, tracker, case, reply)
-        return remembered(case, reply) + [SlotSet(slot, None) for slot in FORM_SLOTS] + self._judged(tracker, reply)
+        return (remembered(case, reply) + offer_followup(dispatcher, tracker, reply)
+                + [SlotSet(slot, None) for slot in FORM_SLOTS] + self._judged(tracker, reply))
 
     @staticmethod
     def _judged(tracker: Tracker, reply: Reply) -> list[EventType]:
@@ -463,6 +485,9 @@ class ActionHotlines(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         if wants_to_report(latest_text(tracker), latest_intent(tracker)):
             return await ActionReport().run(dispatcher, tracker, domain)
+        under_way = followup_turn(dispatcher, tracker)  # "电话" answering how the contact began, a day later
+        if under_way is not None:
+            return under_way
         case = case_from_tracker(tracker)
         if case.request == "how_to_report":
             send(dispatcher, how_to_report())
@@ -569,3 +594,253 @@ def store_feedback(tracker: Tracker, verdict: dict[str, Any], said: str, claim: 
     except Exception:  # noqa: BLE001 - the resident is thanked either way
         logger.exception("feedback not stored")
         return reports.RECORDED
+
+
+# -- 回访: the consent question, the next day's questions, and their end ----------------------------------------
+
+def metadata_of(tracker: Tracker) -> dict[str, Any]:
+    found = (tracker.latest_message or {}).get("metadata")
+    return found if isinstance(found, dict) else {}
+
+
+def offer_followup(dispatcher: CollectingDispatcher, tracker: Tracker, reply: Reply) -> list[EventType]:
+    """After the money-gone answer (its 110 and stop-payment line first, unchanged), ask once whether the bot
+    may check back tomorrow: its own last bubble, with 可以 / 不用了 under it, where a phone shows it last and
+    its buttons cannot be mistaken for the answer's. While the bank is asked for the first time, the bank comes
+    first (its stop-payment line matters now): the question comes with the answer to it (a bank named, or the
+    bank asked once more). Only in a private
+    chat on a channel that can write first (:func:`bot.followups.address_of`), and not when a follow-up of
+    this conversation is already to come."""
+    if not reply.money_gone or tracker.get_slot(FOLLOWUP_OFFER):
+        return []
+    if reply.ask_bank and not tracker.get_slot("money_sent"):
+        return []  # the bank question is open: it is settled first
+    if followups.address_of(input_channel(tracker), tracker.sender_id, metadata_of(tracker)) is None:
+        return []
+    try:
+        if followups.active(tracker.sender_id) is not None:
+            return []
+    except Exception:  # noqa: BLE001 - no store, no follow-up: the answer itself is complete
+        logger.exception("follow-up store not readable; not offered")
+        return []
+    dispatcher.utter_message(response="utter_followup_offer")
+    return [SlotSet(FOLLOWUP_OFFER, ASKED)]
+
+
+def answer_consent(dispatcher: CollectingDispatcher, tracker: Tracker, said: bool) -> list[EventType]:
+    """可以: a pending follow-up with what the conversation knows (scenario, payment route, amount band).
+    不用了: nothing is kept."""
+    events: list[EventType] = [SlotSet(FOLLOWUP_OFFER, ANSWERED)]
+    where = followups.address_of(input_channel(tracker), tracker.sender_id, metadata_of(tracker))
+    if not said or where is None:
+        dispatcher.utter_message(response="utter_followup_declined")
+        return events
+    scenario = tracker.get_slot("scenario")
+    band = tracker.get_slot("amount_band")
+    try:
+        followups.consent(tracker.sender_id, *where, scenario=scenario if scenario in scenarios() else None,
+                          payment_route=followup.payment_route(tracker.get_slot("bank")),
+                          amount_band=band if band in followup.AMOUNT_BANDS else None)
+    except Exception:  # noqa: BLE001 - the resident is told it was not kept, and still gets 96110 and 110
+        logger.exception("follow-up consent not stored")
+        dispatcher.utter_message(response="utter_followup_not_saved")
+        return events
+    logger.info("follow-up agreed on %s", where[0])
+    dispatcher.utter_message(response="utter_followup_agreed")
+    return events
+
+
+def stop_followup(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """不用了 / 别问了: the conversation's follow-up ends and its address is deleted; whether there was one."""
+    try:
+        stopped = followups.stop(tracker.sender_id)
+    except Exception:  # noqa: BLE001 - told nothing was stopped; the follow-up expires on its own
+        logger.exception("follow-up not stopped")
+        return False
+    if stopped:
+        logger.info("follow-up stopped by the resident")
+        dispatcher.utter_message(response="utter_followup_stopped")
+    return stopped
+
+
+def followup_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    """A message outside the follow-up form that belongs to a follow-up: 不用了 (before the next day's message
+    or after it), or a short answer that comes after the conversation's session ended (the form with it) —
+    the follow-up goes on from its next question, as the store kept it. None: an ordinary message.
+
+    Only channels that can have a follow-up, and only short messages or the stop words, ask the store."""
+    text = latest_text(tracker)
+    stop = followup.wants_to_stop(text)
+    if input_channel(tracker) not in followups.WRITABLE or not (stop or len(text) <= followup.MAX_ANSWER_CHARS
+                                                               or is_payload(text)):
+        return None
+    try:
+        found = followups.active(tracker.sender_id)
+    except Exception:  # noqa: BLE001 - answered as an ordinary message
+        logger.exception("follow-up store not readable")
+        return None
+    if found is None:
+        return None
+    if stop:
+        return [] if stop_followup(dispatcher, tracker) else None
+    question = followup.next_question(found.answers)
+    if found.state != followups.ASKED or question is None:
+        return None
+    value = read_answer(question, text, latest_intent(tracker))
+    if value is None:
+        return None
+    answers = {**found.answers, question: value}
+    if question == followup.POLICE and value == followup.NO:
+        answers[followup.RECEIPT] = SKIPPED
+    keep_answers(tracker, answers)
+    if followup.next_question(answers) is None:
+        return close_followup(dispatcher, tracker, answers)
+    return [SlotSet(name, value) for name, value in answers.items() if value is not None] + \
+        [FollowupAction(FOLLOWUP_FORM)]
+
+
+def keep_answers(tracker: Tracker, answers: dict[str, str | None]) -> None:
+    """The answers so far into the follow-up's row, so that a late answer goes on where the resident stopped."""
+    for question, value in answers.items():
+        if value in (*followup.ANSWERS[question], SKIPPED):
+            try:
+                followups.record_answer(tracker.sender_id, question, str(value))
+            except Exception:  # noqa: BLE001 - the form still has it in this session
+                logger.exception("follow-up answer not kept")
+                return
+
+
+def close_followup(dispatcher: CollectingDispatcher, tracker: Tracker,
+                   answers: dict[str, str | None]) -> list[EventType]:
+    """The questions are answered: the case card, then the step still most worth taking, the warning about the
+    second scam and thanks (:func:`core.followup.closing`)."""
+    try:
+        card = followups.finish(tracker.sender_id, answers)
+    except Exception:  # noqa: BLE001 - the resident still gets the warning
+        logger.exception("follow-up card not stored")
+        card = None
+    logger.info("follow-up done (%s)", "card kept" if card else "no follow-up under way")
+    for name in followup.closing(answers):
+        dispatcher.utter_message(response=name)
+    return [SlotSet(name, None) for name in QUESTIONS]
+
+
+class ActionFollowupStart(Action):
+    """The next day's follow-up, triggered by the job (bot/followup_job.py) or asked for early by the resident:
+    a greeting, then the follow-up form's first question. A story that only mentions a 回访 is judged as usual."""
+
+    def name(self) -> str:
+        return "action_followup_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        text = latest_text(tracker)
+        external = text.startswith(EXTERNAL_PREFIX) or bool(metadata_of(tracker).get("is_external"))
+        if not external and len(text) > followup.MAX_ANSWER_CHARS:
+            return await ActionAssess().run(dispatcher, tracker, domain)
+        try:
+            found = followups.begin(tracker.sender_id)
+        except Exception:  # noqa: BLE001 - nothing said: the job ends it, a resident is told there is none
+            logger.exception("follow-up not begun")
+            found = None
+        if found is None:
+            if not external:
+                dispatcher.utter_message(response="utter_followup_nothing")
+            return []
+        dispatcher.utter_message(response="utter_followup_intro")
+        kept = [SlotSet(name, value) for name, value in found.answers.items() if value is not None]
+        return kept + [FollowupAction(FOLLOWUP_FORM)]
+
+
+class ActionFollowupStop(Action):
+    """别问了 / 不要再联系我: no follow-up (the consent question declined, or the follow-up stopped). With none to
+    stop, a short word is noted and a longer message judged as usual."""
+
+    def name(self) -> str:
+        return "action_followup_stop"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        if tracker.get_slot(FOLLOWUP_OFFER) == ASKED:
+            return answer_consent(dispatcher, tracker, False)
+        if stop_followup(dispatcher, tracker):
+            return []
+        if len(latest_text(tracker)) > followup.MAX_ANSWER_CHARS:
+            return await ActionAssess().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_noted")
+        return []
+
+
+class ValidateFollowupForm(FormValidationAction):
+    """Reads the answers of the follow-up form (buttons or typed words, :func:`core.followup.read_answer`) and
+    keeps each in the store as it comes. 不用了 at any question ends the form (``stopped``); a story instead of
+    an answer ends it too (``told``: it is answered as a story); a short answer it cannot read gets a hint and
+    the question again. A resident who has not reported is not asked for the receipt."""
+
+    def name(self) -> str:
+        return "validate_followup_form"
+
+    def _answer(self, question: str, value: Any, dispatcher: CollectingDispatcher,
+                tracker: Tracker) -> dict[str, Any]:
+        text = str(value or "")
+        if not text:  # a slot cleared, not an answer
+            return {question: None}
+        if text in (SKIPPED, STOPPED, followup.TOLD):
+            return {question: text}
+        still_open = [name for name in QUESTIONS if tracker.get_slot(name) is None or name == question]
+        if text not in followup.ANSWERS[question] and (followup.wants_to_stop(text)
+                                                        or latest_intent(tracker) == "followup_stop"):
+            return {name: STOPPED for name in still_open}
+        answer = read_answer(question, text, latest_intent(tracker))
+        if answer is None:
+            if len(text) > followup.MAX_ANSWER_CHARS and not is_payload(text):
+                return {name: followup.TOLD for name in still_open}
+            dispatcher.utter_message(response="utter_followup_answer_hint")
+            return {question: None}
+        answers = {question: answer}
+        if question == followup.POLICE and answer == followup.NO:
+            answers[followup.RECEIPT] = SKIPPED
+        keep_answers(tracker, answers)
+        return answers
+
+    def validate_followup_police(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer(followup.POLICE, value, dispatcher, tracker)
+
+    def validate_followup_stop_payment(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer(followup.STOP, value, dispatcher, tracker)
+
+    def validate_followup_receipt(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer(followup.RECEIPT, value, dispatcher, tracker)
+
+    def validate_followup_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: dict[str, Any]) -> dict[str, Any]:
+        return self._answer(followup.CONTACT, value, dispatcher, tracker)
+
+
+class ActionFollowupDone(Action):
+    """After the follow-up form: stopped (the address deleted, nothing more asked), told (what was answered
+    goes on the card, and the story is judged), or answered (the card, the warning about the second scam,
+    thanks)."""
+
+    def name(self) -> str:
+        return "action_followup_done"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        answers = {name: tracker.get_slot(name) for name in QUESTIONS}
+        reset: list[EventType] = [SlotSet(name, None) for name in QUESTIONS]
+        if STOPPED in answers.values():
+            if not stop_followup(dispatcher, tracker):
+                dispatcher.utter_message(response="utter_followup_stopped")  # already ended: still no more asked
+            return reset
+        if followup.TOLD in answers.values():
+            try:
+                followups.finish(tracker.sender_id, answers)
+            except Exception:  # noqa: BLE001 - the story must still be answered
+                logger.exception("follow-up card not stored")
+            tracker.slots[FOLLOWUP_OFFER] = ANSWERED  # a follow-up just ended: not offered again for this story
+            return reset + [SlotSet(FOLLOWUP_OFFER, ANSWERED)] + await ActionAssess().run(dispatcher, tracker, domain)
+        return close_followup(dispatcher, tracker, answers)

@@ -502,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         return _alert_command(args)
     if args.command in ("known", "indicator"):
         return _known_command(args)
-    if args.command in ("report", "retention", "daily"):
+    if args.command in ("report", "retention", "daily", "followup"):
         return daily_commands.run(args)
     if args.command in ("admin", "validate"):
         return _admin_command(args)

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Float, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import daily_report, health, new_scripts, retention
+from bot import campaigns, daily_report, health, new_scripts, retention
 from bot.alerts.model import audit_log
 from bot.retention import CHINA
 from bot.store import engine, metadata, now
@@ -234,13 +234,20 @@ class DailyJob:
         logger.info("daily job %s: %s", today, "; ".join(outcome))
         return report
 
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: run the job when due, looking at the clock every :data:`CHECK_SECONDS` at most."""
+    async def serve(self, stop: asyncio.Event, also: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Until ``stop``: run the job when due, looking at the clock every :data:`CHECK_SECONDS` at most;
+        ``also`` runs at every look (the 回访 job, :class:`bot.followup_job.FollowupJob`)."""
         while not stop.is_set():
+            await campaigns.tick(self.clock, self.tracker_url, self.store_url)  # 宣传 sends due now; never raises
             try:
                 await self.run_due()
             except Exception:  # noqa: BLE001 - one bad day must not end the job for the next ones
                 logger.exception("daily job failed")
+            if also is not None:
+                try:
+                    await also()
+                except Exception:  # noqa: BLE001 - the next look tries again
+                    logger.exception("follow-up job failed")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=CHECK_SECONDS)
             except asyncio.TimeoutError:

@@ -1,5 +1,6 @@
-"""``fraudbot report daily``, ``fraudbot retention run|policy`` and ``fraudbot daily``: the daily analysis from
-the command line and as a long-running job.
+"""``fraudbot report daily``, ``fraudbot retention run|policy``, ``fraudbot followup cards`` and ``fraudbot daily``:
+the daily analysis and the 回访 case cards from the command line, and the long-running job (which also starts
+the follow-ups that are due, :mod:`bot.followup_job`).
 
 The tracker store is found the way Rasa finds it, from the endpoints file (``--endpoints``, default
 ``FRAUDBOT_ENDPOINTS`` or the project's ``endpoints.yml``); the project's store from ``FRAUDBOT_DB_URL``.
@@ -35,12 +36,22 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--days", type=int, help="keep this many days (default FRAUDBOT_RETENTION_DAYS or 30)")
     retention.add_parser("policy", parents=[endpoints], help="print the retention policy")
     commands.add_parser("daily", parents=[endpoints],
-                        help="the daily job: retention, 研判 and suggestions at FRAUDBOT_DAILY_AT (runs until stopped)")
+                        help="the daily job: retention, 研判 and suggestions at FRAUDBOT_DAILY_AT, and the 回访 "
+                             "follow-ups when due (runs until stopped)")
+    followup = commands.add_parser("followup", help="回访: the anonymous case cards of follow-ups")
+    cards = followup.add_subparsers(dest="action", required=True).add_parser(
+        "cards", help="one line per case card: no sender, no address, no text, no number")
+    cards.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD, China time (default: every card)")
+    cards.add_argument("--until", type=date.fromisoformat, help="YYYY-MM-DD, China time (default: today)")
+    cards.add_argument("--format", choices=("text", "csv"), default="text")
 
 
 def run(args: argparse.Namespace) -> int:
     from bot import daily, daily_report, retention
     from core.knowledge import scenarios
+
+    if args.command == "followup":
+        return _followup_cards(args)
 
     tracker_url = retention.tracker_db_url(args.endpoints) if getattr(args, "endpoints", None) and \
         args.endpoints.exists() else None
@@ -86,13 +97,38 @@ async def _send(text: str, targets: list[tuple[str, str]]) -> int:
 async def _daily_job(tracker_url: str | None) -> int:
     from bot.alerts.runtime import senders_from_env
     from bot.daily import DailyJob
+    from bot.followup_job import FollowupJob
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    job = DailyJob(tracker_url, senders=await senders_from_env())
-    logging.getLogger(__name__).info("daily job: every day at %s China time", job.at.strftime("%H:%M"))
-    await job.serve(stop)
+    senders = await senders_from_env()
+    job = DailyJob(tracker_url, senders=senders)
+    followups = FollowupJob.from_env(senders)
+    logging.getLogger(__name__).info("daily job: every day at %s China time; follow-ups on %s",
+                                     job.at.strftime("%H:%M"), ", ".join(sorted(followups.senders)) or "no channel")
+    try:
+        await job.serve(stop, also=followups.run_due)
+    finally:
+        await followups.close()
+    return 0
+
+
+def _followup_cards(args: argparse.Namespace) -> int:
+    """``fraudbot followup cards``: the 回访 case cards, as lines or CSV."""
+    from bot import followups
+    from core.knowledge import scenarios
+
+    found = followups.list_cards(args.since, args.until)
+    if args.format == "csv":
+        print(followups.cards_csv(found), end="")
+        return 0
+    names = {sid: info.name for sid, info in scenarios().items()}
+    print("\t".join(("day", *followups.CARD_FIELDS)))
+    for card in found:
+        print("\t".join((card.day.isoformat(), names.get(card.scenario, card.scenario), card.channel,
+                         *(followups.shown(getattr(card, name)) for name in followups.CARD_FIELDS[2:]))))
+    print(f"{len(found)} case card{'' if len(found) == 1 else 's'}", file=sys.stderr)
     return 0

@@ -81,6 +81,7 @@ class Reply:
     ask_bank: bool = False
     lines_shown: bool = False  # this reply named the hotline block
     judged: bool = False  # this reply judges the resident's message: they may say whether it was right
+    money_gone: bool = False  # the golden hour: the bot may offer to check back tomorrow (回访, core.followup)
 
 
 def feedback_buttons(case: Case, risk: str) -> list[dict[str, str]]:
@@ -237,10 +238,10 @@ def golden_hour(case: Case) -> Reply:
     if not known:
         messages.append("您是用哪家银行或支付平台转的钱？告诉我，我把它的官方电话给您。")
         buttons = [{"title": bank, "payload": f'/inform{{"bank":"{bank}"}}'} for bank in BANK_BUTTONS]
-        return Reply("high", messages, buttons, ask_bank=True, judged=True)
+        return Reply("high", messages, buttons, ask_bank=True, judged=True, money_gone=True)
     tail, shown = _tail(case, "money_sent", case.bank, drop=("police",) if reported else ())
     messages.append(tail)
-    return Reply("high", messages, lines_shown=shown, judged=True)
+    return Reply("high", messages, lines_shown=shown, judged=True, money_gone=True)
 
 
 def card_or_code_given(case: Case) -> Reply:

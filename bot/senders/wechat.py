@@ -1,4 +1,5 @@
-"""WeChat and WeCom senders (wechatpy 1.8): group robots, app group chats, Official Account mass sends.
+"""WeChat and WeCom senders (wechatpy 1.8): group robots, app group chats, Official Account mass sends, and
+messages to one resident (Official Account customer service, WeCom app) for the next day's 回访.
 
 Access tokens are fetched once and shared through the project's store
 (:class:`bot.store.StoreSessionStorage`), not per request. API base URLs are settings so
@@ -29,6 +30,7 @@ OA_API = "https://api.weixin.qq.com/cgi-bin/"
 WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin/"
 ROBOT_TEXT_BYTES = 2048  # WeCom robot text limit
 APPCHAT_TEXT_BYTES = 2048
+MESSAGE_TEXT_BYTES = 2048  # one customer-service (Official Account) or app (WeCom) text message
 RETRYABLE_ERRCODES = {-1, 45009, 45011, 45047}  # system busy, frequency limits
 GONE_ERRCODES = {93000, 86003, 86001, 40003, 43004}  # robot/chat gone, user gone or unsubscribed
 
@@ -220,3 +222,47 @@ class OfficialAccountMassSender(PacedSender):
         except Exception as error:
             return _from_exception(self.channel, target, error)
         return DeliveryResult.delivered(self.channel, target, str(result.get("msg_id", "")) or None)
+
+
+class OfficialAccountCustomerSender(PacedSender):
+    """Customer-service messages (客服消息) to one resident of the Official Account, by openid.
+
+    The only way an Official Account writes to a resident who did not just send something: the next day's
+    回访 (:mod:`bot.followup_job`). WeChat accepts them within 48 hours of the resident's last message and
+    refuses them after (errcode 45015), and refuses a resident who unsubscribed (43004: gone).
+    """
+
+    channel = "wechat_oa"
+
+    def __init__(self, client: OfficialAccountClient) -> None:
+        super().__init__()
+        self._client = client
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the resident's openid."""
+        try:
+            await asyncio.to_thread(self._client.message.send_text, target, utf8_truncate(text, MESSAGE_TEXT_BYTES))
+        except Exception as error:  # wechatpy raises WeChatClientException or requests errors
+            return _from_exception(self.channel, target, error)
+        return DeliveryResult.delivered(self.channel, target)
+
+
+class WeComAppSender(PacedSender):
+    """Application messages of the WeCom app to one member, by user id (the 回访 of a staff member or grid
+    worker who consulted the app)."""
+
+    channel = "wecom"
+
+    def __init__(self, client: WeComClient, agent_id: str) -> None:
+        super().__init__()
+        self._client = client
+        self._agent_id = agent_id
+
+    async def deliver(self, target: str, text: str) -> DeliveryResult:
+        """``target`` is the member's user id."""
+        try:
+            await asyncio.to_thread(self._client.message.send_text, self._agent_id, target,
+                                    utf8_truncate(text, MESSAGE_TEXT_BYTES))
+        except Exception as error:  # wechatpy raises WeChatClientException or requests errors
+            return _from_exception(self.channel, target, error)
+        return DeliveryResult.delivered(self.channel, target)
