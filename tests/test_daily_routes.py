@@ -282,3 +282,30 @@ def test_a_new_script_goes_into_the_library_or_is_dismissed_from_the_page(admin_
     assert match is not None and match.scenario == "fake_customer_service"
     assert [actor for actor, _ in audited("new_script_library")] == ["web:wang"]
     assert [detail["id"] for _, detail in audited("new_script_dismissed")] == [second.id]
+
+
+def test_the_page_sums_the_follow_up_cards(admin_app: Sanic) -> None:
+    """Two follow-ups answered through the store's own path (consent → begin → finish) show as counts only."""
+    from bot import followups
+    from core import followup as questions
+
+    for n, (police, contact) in enumerate([(questions.YES, questions.PHONE), (questions.NO, questions.SMS)]):
+        conversation = f"tg:{9000 + n}"
+        moment = datetime.combine(DAY, datetime.min.time(), retention.CHINA) - timedelta(days=1)
+        followups.consent(conversation, "telegram", f"{9000 + n}", "impersonate_police", "工商银行",
+                          questions.UP_TO_10K, clock=lambda moment=moment: moment)
+        assert followups.begin(conversation, clock=lambda: datetime.now(retention.CHINA)) is not None
+        answered = datetime.combine(DAY, datetime.min.time(), retention.CHINA) + timedelta(hours=11)
+        followups.finish(conversation, {questions.POLICE: police, questions.CONTACT: contact},
+                         clock=lambda answered=answered: answered)
+
+    async def steps(client: Client) -> str:
+        await client.login("wang")
+        return (await client.get("/admin/daily"))[1]
+
+    page = run(admin_app, steps)
+    assert "近 30 天 2 张案件卡" in page
+    contact = row(page, "cards", 'data-field="contact"')
+    assert "电话 1" in contact and "短信 1" in contact
+    assert "是 1" in row(page, "cards", 'data-field="reached_police"') and "1千–1万 2" in page
+    assert "9000" not in page and "tg:" not in page  # no address, no conversation

@@ -19,7 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import daily, daily_report, new_scripts
+from bot import daily, daily_report, followups, new_scripts
 from bot.admin.routes.review import KIND_NAMES, actor, off_loop
 from bot.admin.web import Admin, admin_of
 from bot.config import database_url
@@ -30,6 +30,13 @@ from nlu.scenario_ids import NONE_SCENARIO
 
 blueprint = Blueprint("admin_daily")
 
+CARD_DAYS = 30
+"""The page sums the 回访 case cards of this many days up to the day shown."""
+CARD_FIELD_NAMES = {"contact": "对方最开始怎么联系", "payment_route": "钱从哪里转出", "amount_band": "金额",
+                    "reached_police": "报警了", "stop_payment": "止付", "has_receipt": "拿到报警回执"}
+CARD_VALUE_NAMES = {"yes": "是", "no": "否", "unknown": "没说", "phone": "电话", "sms": "短信", "im": "微信/QQ",
+                    "web_app": "网站/APP", "other": "其他", "in_time": "来得及", "too_late": "没来得及",
+                    "not_tried": "还没联系"}
 SUGGESTION_DAYS = 14
 """The page lists the suggestions of this many days back (the job records one each morning)."""
 FIRST_DAY = date(2000, 1, 1)  # earlier dates are typing slips (and would underflow the 28-day window)
@@ -108,7 +115,8 @@ def read_page(admin: Admin, day: date) -> dict[str, Any]:
     report = build(admin, day)
     recent = daily.suggestions(database_url(), state=None, since=today() - timedelta(days=SUGGESTION_DAYS))
     scripts = new_scripts.recorded(day - timedelta(days=new_scripts.WINDOW_DAYS - 1), day, database_url())
-    return {"report": report, "suggestions": recent, "scripts": scripts,
+    cards = followups.card_counts(day - timedelta(days=CARD_DAYS - 1), day, database_url())
+    return {"report": report, "suggestions": recent, "scripts": scripts, "cards": cards,
             "script_drafts": {s.id: script_draft_query(s) for s in scripts},
             "decided": {(s.day, s.scenario, s.region): s.state for s in recent}}
 
@@ -120,7 +128,8 @@ async def daily_page(request: Request, day: date, status: int = 200, error: str 
     return admin.page(request, "daily.html", status=status, error=error, day=day,
                       previous=day - timedelta(days=1), next=day + timedelta(days=1) if day < today() else None,
                       names=names, plain_p=plain_p, p_text=p_text, region_label=region_label, states=STATE_NAMES,
-                      kinds=KIND_NAMES, none_id=NONE_SCENARIO,
+                      kinds=KIND_NAMES, none_id=NONE_SCENARIO, card_days=CARD_DAYS, card_fields=CARD_FIELD_NAMES,
+                      card_values=CARD_VALUE_NAMES,
                       done=NOTICES.get(request.args.get("done", ""), "") if not error else "", **found)
 
 
