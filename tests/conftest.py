@@ -38,7 +38,8 @@ SLOW_TESTS = frozenset({
     "test_alerts.py::test_command_line",  # a dozen `fraudbot` processes
     "test_ocr.py::test_ocr_reads_sms_and_chat_screenshots",  # loads the OCR engines in a new process
 })
-BROWSER_MODULES = frozenset({"test_admin_browser.py", "test_review_browser.py", "test_daily_browser.py"})  # Chromium
+BROWSER_MODULES = frozenset({"test_admin_browser.py", "test_review_browser.py", "test_daily_browser.py",
+                             "test_campaign_browser.py", "test_campaigns_browser.py"})  # Chromium
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m

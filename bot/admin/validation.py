@@ -24,14 +24,17 @@ from bot.admin.content import (
     MONEY_SENT,
     REGIONS,
     REPORT_LINES,
+    RUNTIME_PREFIX,
     SAFEGUARDS,
     SCENARIOS,
     Files,
     materialise,
     remove_tree,
 )
+from core import campaign
 from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
+CAMPAIGN = f"{RUNTIME_PREFIX}{campaign.FILE}"
 CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 PHONE = re.compile(r"^\+?\d[\d\- ]{1,18}\d$")
 ALLOWED_WARNINGS = (re.compile(r"The utterance '.+' is not used in any story or rule"),
@@ -176,6 +179,8 @@ def own_problems(files: Files) -> list[Problem]:
     problems += _pattern_problems(MOMENTS, parsed.get(MOMENTS))
     problems += _pattern_problems(ENGLISH, parsed.get(ENGLISH))
     problems += _safeguard_problems(parsed.get(SAFEGUARDS) or {})
+    if CAMPAIGN in parsed:
+        problems += _campaign_problems(parsed[CAMPAIGN], parsed.get(REPORT_LINES) or None)
     for path, data in parsed.items():
         if path.startswith("nlu/") and isinstance(data, dict):
             problems += _example_problems(path, data)
@@ -308,6 +313,12 @@ def _safeguard_problems(data: dict[str, Any]) -> list[Problem]:
         elif not str(spec.get("say") or "").strip():
             problems.append(Problem(SAFEGUARDS, f"「{key}」要写上回复居民的话（say）。", "say", str(key)))
     return problems
+
+
+def _campaign_problems(data: Any, lines: dict[str, Any] | None) -> list[Problem]:
+    """宣传 content, checked by :func:`core.campaign.issues` against this version's report lines (a number
+    added there may be named in a tip); each problem next to its item's field on the 宣传内容 edit page."""
+    return [Problem(CAMPAIGN, issue.message, issue.field, issue.id) for issue in campaign.issues(data, lines)]
 
 
 def _region_problems(data: dict[str, Any]) -> list[Problem]:

@@ -37,7 +37,7 @@ OPEN_PATHS = {"/admin/login"}
 OFFICER_PATHS = {"/admin/", "/admin/alerts", "/admin/logout", "/admin/static/admin.js", "/admin/review",
                  "/admin/review/indicator", "/admin/review/reports", "/admin/review/disputes",
                  "/admin/daily", "/admin/daily.csv", "/admin/daily/draft", "/admin/daily/dismiss",
-                 "/admin/daily/script"}
+                 "/admin/daily/script", "/admin/campaigns", "/admin/campaigns/pause", "/admin/campaigns/results"}
 """Officers see these; everything else is the administrators'. Turning a disputed verdict into a training
 example (``/admin/review/example``) is not here: it edits the bot's training data, which is theirs."""
 TEMPLATES = Path(__file__).with_name("templates")

@@ -21,6 +21,10 @@ SEVERITIES = ("high", "medium", "low")
 PENDING, SENDING, DELIVERED, FAILED, CANCELLED, UNCERTAIN = (
     "pending", "sending", "delivered", "failed", "cancelled", "uncertain")
 
+# Outbox priorities, lowest first: a 警情通报 is urgent, a 宣传 campaign's tip (bot/campaigns.py) can wait.
+# The worker claims campaign rows only while no alert row is due or in flight (bot/alerts/worker.py).
+ALERT_PRIORITY, CAMPAIGN_PRIORITY = 0, 1
+
 officers = Table(
     "officers", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -50,7 +54,7 @@ alerts = Table(
 outbox = Table(
     "alert_outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), index=True),  # NULL: a campaign's row, with its own text
     Column("channel", String(32), nullable=False),
     Column("chat_id", String(128), nullable=False),
     Column("state", String(16), nullable=False, default=PENDING, index=True),
@@ -63,6 +67,8 @@ outbox = Table(
     # (unix time) its claim lasts unless renewed: a claim that ran out belongs to a worker that is gone.
     Column("claimed_by", String(64)),
     Column("lease_until", Float),
+    Column("priority", Integer, nullable=False, default=ALERT_PRIORITY),
+    Column("text", Text),  # the message of a row that is not an alert's (a campaign's); an alert's is rendered
     UniqueConstraint("alert_id", "channel", "chat_id", name="one_message_per_alert_and_target"),
 )
 

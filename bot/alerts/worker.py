@@ -21,6 +21,11 @@ its worker was killed, or it got no answer (timeout, lost connection, 5xx) — m
 arrived, so these few rows (at most ``concurrency`` per killed worker, usually none) are the
 officer's call: ``fraudbot alert resend-uncertain`` sends them again.
 
+Alerts first: 宣传 campaign rows (:mod:`bot.campaigns`, ``priority`` CAMPAIGN_PRIORITY, their text in the
+row, no alert) share this outbox, its senders and budgets, but a worker claims them only while no alert row
+is due or in flight at any worker, and then at most ``concurrency`` at a time: an alert queued meanwhile
+waits for that small batch at most, never for a whole campaign (``bench/campaign.py`` measures it).
+
 On SQLite (the embedded default: one worker) a worker that starts marks every ``sending`` row
 uncertain at once, as there is no other worker whose row it could be.
 
@@ -42,7 +47,7 @@ from typing import Any, Callable, TypeVar
 
 from sqlalchemy import and_, or_, select
 
-from bot.alerts.model import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, UNCERTAIN, alerts, outbox
+from bot.alerts.model import ALERT_PRIORITY, CANCELLED, DELIVERED, FAILED, PENDING, SENDING, UNCERTAIN, alerts, outbox
 from bot.alerts.service import Alert, AlertService, render
 from bot.config import alert_lease_seconds
 from bot.senders import DeliveryResult, Sender
@@ -119,8 +124,8 @@ class OutboxWorker:
                     slots = asyncio.Semaphore(self.concurrency)
                     # read once per batch: a recall or expiry is seen within one batch of rows
                     batch_alerts = {alert_id: await self._db(self._alert, alert_id)
-                                    for alert_id in {r.alert_id for r in rows}}
-                    await asyncio.gather(*(self._one(row, batch_alerts[row.alert_id], slots) for row in rows))
+                                    for alert_id in {r.alert_id for r in rows} if alert_id is not None}
+                    await asyncio.gather(*(self._one(row, batch_alerts.get(row.alert_id), slots) for row in rows))
                     continue
                 await self._db(self.recover, False)  # rows of workers that died meanwhile
                 await self.delete_recalled()
@@ -157,7 +162,8 @@ class OutboxWorker:
                        .values(claimed_by=None, lease_until=None))
 
     def _claim(self, limit: int) -> list[Any]:
-        """Claim up to ``limit`` due rows for this worker and return them.
+        """Claim up to ``limit`` due rows for this worker and return them: alert rows, or, when no alert row
+        is due or in flight anywhere, up to ``concurrency`` campaign rows (alerts first, see the module).
 
         On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` while claimed: a
         second worker skips them instead of waiting or taking them too. SQLite has no row locks
@@ -168,14 +174,25 @@ class OutboxWorker:
                     or_(outbox.c.claimed_by.is_(None), outbox.c.lease_until.is_(None),
                         outbox.c.lease_until < moment))
         with self._engine.begin() as db:
-            ids = db.execute(select(outbox.c.id).where(free).order_by(outbox.c.next_attempt_at, outbox.c.id)
+            urgent = outbox.c.priority == ALERT_PRIORITY
+            ids = db.execute(select(outbox.c.id).where(free, urgent).order_by(outbox.c.next_attempt_at, outbox.c.id)
                              .limit(limit).with_for_update(skip_locked=True)).scalars().all()
+            if not ids and not self._alerts_busy(db, moment):
+                ids = db.execute(select(outbox.c.id).where(free).order_by(outbox.c.next_attempt_at, outbox.c.id)
+                                 .limit(min(limit, self.concurrency)).with_for_update(skip_locked=True)).scalars().all()
             if not ids:
                 return []
             db.execute(outbox.update().where(outbox.c.id.in_(ids), free)
                        .values(claimed_by=self.name, lease_until=moment + self.lease))
             return db.execute(select(outbox).where(outbox.c.id.in_(ids), outbox.c.claimed_by == self.name)
                               .order_by(outbox.c.next_attempt_at, outbox.c.id)).all()
+
+    @staticmethod
+    def _alerts_busy(db: Any, moment: float) -> bool:
+        """An alert row is due or in flight at some worker: campaign rows wait (alerts first)."""
+        due = and_(outbox.c.state == PENDING, outbox.c.next_attempt_at <= moment)
+        return db.execute(select(outbox.c.id).where(outbox.c.priority == ALERT_PRIORITY,
+                                                    or_(outbox.c.state == SENDING, due)).limit(1)).first() is not None
 
     def _waiting(self) -> bool:
         """Rows still to send, or in flight at some worker (whose end, or death, is still to be recorded)."""
@@ -196,9 +213,10 @@ class OutboxWorker:
             result = db.execute(outbox.update().where(*where).values(updated_at=now(), **values))
         return result.rowcount == 1
 
-    async def _one(self, row: Any, alert: Alert, slots: asyncio.Semaphore) -> None:
+    async def _one(self, row: Any, alert: Alert | None, slots: asyncio.Semaphore) -> None:
+        """Send one claimed row: an alert's (rendered for its channel) or a campaign's (``alert`` None: its text)."""
         async with slots:
-            if not alert.live:
+            if alert is not None and not alert.live:
                 await self._db(partial(self._set, row.id, PENDING, state=CANCELLED, claimed_by=None,
                                        last_error="recalled" if alert.recalled_at else "expired before delivery"))
                 return
@@ -212,7 +230,7 @@ class OutboxWorker:
                                           lease_until=self.clock() + self.lease)):
                 return  # recalled meanwhile, or the claim ran out and another worker took it
             try:
-                result = await sender.deliver(row.chat_id, render(alert, row.channel))
+                result = await sender.deliver(row.chat_id, render(alert, row.channel) if alert else row.text)
             except Exception as error:  # a sender bug: whether the request left is unknown
                 logger.exception("sender %s raised", row.channel)
                 result = DeliveryResult.in_doubt(row.channel, row.chat_id, repr(error))

@@ -70,6 +70,7 @@ from bot.alerts.service import AlertService
 from bot.alerts.telegram_flow import AlertFlow, StorePersistence
 from bot.channels.pictures import answer_picture
 from bot.channels.seen import SeenMessages
+from bot.channels.telegram_quiz import QuizChat
 from bot.config import TelegramConfig
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, failure, hotline_fallback_text, response_text, with_safety_net
 from bot.inbound import MAX_TEXT_CHARS, clean_text
@@ -262,6 +263,8 @@ class TelegramHandlers:
         self.flow = AlertFlow(alerts or AlertService(), self.signer, self.send)
         self._commands: dict[str, Handler] = {"start": self._start, "help": self._help, "check": self._check,
                                               "quiet": self._quiet, "autowarn": self._autowarn}
+        self.quiz = QuizChat(sender, self.signer)  # 答题: /quiz, /quiz_rank, /quiz_name and the letter buttons
+        self._commands.update(self.quiz.commands)
 
     @property
     def bot(self) -> Any:
@@ -280,6 +283,7 @@ class TelegramHandlers:
         application.add_handlers([
             ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER),
             *self.flow.handlers(),
+            *self.quiz.handlers(),
             CallbackQueryHandler(self._button),
             *(CommandHandler(name, callback, MESSAGES) for name, callback in self._commands.items()),
             MessageHandler(MESSAGES, self._message),

@@ -4,9 +4,11 @@
 plaintext or safe mode (AES). Every request is checked before anything else
 (:func:`bot.channels.wechat_common.admit`): timestamp within 5 minutes, body at most 64 KB,
 signature valid (forged or missing: 403, nothing processed), and a signature + nonce never
-reused with another body. Text and recognised voice go to Rasa; a picture is fetched with the
-media API (its ``MediaId``; ``PicUrl`` is not followed) and read as its text; a subscription gets
-the welcome message; other message types get a polite answer of what the bot can read now.
+reused with another body. "答题" and the letter that answers it are the quiz's
+(:class:`bot.channels.wechat_common.TextQuiz`); other text and recognised voice go to Rasa; a
+picture is fetched with the media API (its ``MediaId``; ``PicUrl`` is not followed) and read as
+its text; a subscription gets the welcome message; other message types get a polite answer of
+what the bot can read now.
 Configuration comes from the environment (WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID,
 WECHAT_SECRET) or credentials.yml.
 """
@@ -34,6 +36,7 @@ from bot.channels.wechat_common import (
     PassiveOrLater,
     ReplayGuard,
     SeenMessages,
+    TextQuiz,
     admit,
     answer_message,
     checked_xml,
@@ -74,6 +77,7 @@ class OfficialAccountInput(InputChannel):
         self.crypto = WeChatCrypto(token, aes_key, appid) if aes_key and appid else None
         self.seen = SeenMessages(namespace="wechat:msg")
         self.guard = ReplayGuard(clock=clock, namespace="wechat")
+        self.quiz = TextQuiz(CHANNEL)
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
         """Customer-service messages for answers that missed the 5-second window."""
@@ -150,4 +154,4 @@ class OfficialAccountInput(InputChannel):
             getattr(message, "recognition", None) if message.type == "voice" else None
         picture = functools.partial(self._fetch_picture, str(message.media_id)) if message.type == "image" else None
         return await answer_message(message, self.seen, answerer, conversation_of("wx", message), text,
-                                    "subscribe", picture)
+                                    "subscribe", picture, self.quiz)

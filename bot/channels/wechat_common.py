@@ -18,6 +18,8 @@
 - A picture (``MsgType`` image) is fetched with the media API (:func:`fetch_media`, at most
   ``MAX_IMAGE_BYTES``, in memory) and read (:mod:`bot.channels.pictures`) inside the same 5-second
   rule: the line of what was read and the consultation come passively or later, like a text's.
+- 答题 (:class:`TextQuiz`) is answered here, before Rasa: "答题" asks a question, the next letter
+  answers it. Everything else goes to Rasa as before.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Awaitable, Callable, Coroutine
+from typing import Any, Awaitable, Callable, Coroutine, Iterable
 
 import requests
 from defusedxml import DefusedXmlException
@@ -37,6 +41,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
+from sqlalchemy.exc import SQLAlchemyError
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.channels.pictures import answer_picture
@@ -44,7 +49,19 @@ from bot.channels.seen import ExpiringMap, SeenMessages, SharedFirst
 from bot.fallback import TRUNCATED_NOTICE, OnNewMessage, response_text, with_safety_net
 from bot.inbound import MAX_TEXT_CHARS, CleanText, clean_text, normalise
 from bot.ocr import MAX_IMAGE_BYTES, NOT_RECEIVED, Reading
+from bot.quiz import (
+    OPEN_FOR,
+    BadName,
+    QuizStore,
+    asked_scenario,
+    letter_of,
+    letters_for,
+    opts_out,
+    result_text,
+    standing_text,
+)
 from bot.senders import utf8_truncate
+from core.campaign import LETTERS, render_question
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +131,11 @@ def merge_replies(messages: list[dict[str, Any]]) -> list[str]:
         else:
             merged.append(utf8_truncate(part, PASSIVE_REPLY_BYTES))
     return merged
+
+
+def bubbles(texts: Iterable[str]) -> list[dict[str, Any]]:
+    """Plain texts as Rasa-style messages, for :func:`merge_replies`."""
+    return [{"text": text} for text in texts]
 
 
 class Seen(Enum):
@@ -312,15 +334,15 @@ class PassiveOrLater:
         self._deliver_later = deliver_later
         self._pending: set[asyncio.Task] = set()
 
-    async def _ask(self, sender: str, text: CleanText) -> list[str]:
+    async def _ask(self, sender: str, text: CleanText, after: tuple[str, ...]) -> list[str]:
         collector = CollectingOutputChannel()
         await self._on_new_message(UserMessage(text.text, collector, sender, input_channel=self._channel))
         messages = collector.messages
         if text.truncated:  # after the answer, so 110 still comes first when money is gone
             messages = [*messages, {"text": TRUNCATED_NOTICE}]
-        return merge_replies(messages)
+        return merge_replies([*messages, *bubbles(after)])
 
-    async def _read(self, sender: str, download: Download) -> list[str]:
+    async def _read(self, sender: str, download: Download, after: tuple[str, ...]) -> list[str]:
         """A picture's answer as WeChat texts: what was read and the consultation, or why it could not be."""
         collector = CollectingOutputChannel()
         try:
@@ -328,8 +350,8 @@ class PassiveOrLater:
         except Exception as error:  # the download and the reader return problems; this is the last net
             logger.error("picture from %s failed: %s", sender, type(error).__name__)
             if not collector.messages:
-                return merge_replies([{"text": Reading(problem=NOT_RECEIVED).answer}])
-        return merge_replies(collector.messages)
+                return merge_replies(bubbles([Reading(problem=NOT_RECEIVED).answer, *after]))
+        return merge_replies([*collector.messages, *bubbles(after)])
 
     async def _consult(self, read: UserMessage) -> None:
         """The text read from a picture, cleaned and cut like a typed one (the NLU's length cap holds)."""
@@ -339,14 +361,15 @@ class PassiveOrLater:
         if cleaned.truncated:
             await read.output_channel.send_text_message(read.sender_id, TRUNCATED_NOTICE)
 
-    async def answer(self, sender: str, text: CleanText) -> list[str] | None:
-        """The texts to reply passively, or None when the answer will come later."""
-        return await self._in_time(sender, self._ask(sender, text))
+    async def answer(self, sender: str, text: CleanText, after: tuple[str, ...] = ()) -> list[str] | None:
+        """The texts to reply passively, or None when the answer will come later; ``after`` follows the
+        answer (the quiz's reminder), never before it: when money is gone, 110 comes first."""
+        return await self._in_time(sender, self._ask(sender, text, after))
 
-    async def answer_image(self, sender: str, download: Download) -> list[str] | None:
+    async def answer_image(self, sender: str, download: Download, after: tuple[str, ...] = ()) -> list[str] | None:
         """Like :meth:`answer` for a picture: the download and the reading count against the same
         window, so a slow one says ``success`` and its answer comes later."""
-        return await self._in_time(sender, self._read(sender, download))
+        return await self._in_time(sender, self._read(sender, download, after))
 
     async def _in_time(self, sender: str, work: Coroutine[Any, Any, list[str]]) -> list[str] | None:
         task = asyncio.create_task(work)
@@ -374,13 +397,15 @@ def conversation_of(prefix: str, message: Any) -> str:
 
 
 async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLater, conversation: str,
-                         text: object, welcome_event: str, picture: Download | None = None) -> list[str] | None:
+                         text: object, welcome_event: str, picture: Download | None = None,
+                         quiz: TextQuiz | None = None) -> list[str] | None:
     """Texts for a passive reply to a parsed WeChat/WeCom message, or None for ``success``.
 
     A retried message (same MsgId) and events other than ``welcome_event`` get ``success``;
-    a picture (``picture`` fetches it) is read and answered as its text; anything else without
-    text gets the note of what the bot can read. ``text`` is whatever the XML carried (wechatpy
-    gives a dict for nested elements); it is cleaned here.
+    答题 and its letters are answered by ``quiz`` before Rasa sees them; a picture (``picture``
+    fetches it) is read and answered as its text; anything else without text gets the note of
+    what the bot can read. ``text`` is whatever the XML carried (wechatpy gives a dict for nested
+    elements); it is cleaned here.
     """
     key = str(getattr(message, "id", None) or f"{message.source}:{message.time}:{message.type}")
     if not seen.first_time(key):
@@ -388,11 +413,114 @@ async def answer_message(message: Any, seen: SeenMessages, answerer: PassiveOrLa
         return None
     if message.type == "event":
         return [response_text("utter_wechat_welcome")] if getattr(message, "event", "") == welcome_event else None
+    cleaned = clean_text(text if picture is None else None)
+    turn = await quiz.turn(conversation, cleaned.text) if quiz is not None else QuizTurn()
+    if turn.reply is not None:
+        return merge_replies(bubbles(turn.reply))
+    after = (turn.reminder,) if turn.reminder else ()
     if picture is not None:
-        return await answerer.answer_image(conversation, picture)
-    cleaned = clean_text(text)
+        return await answerer.answer_image(conversation, picture, after)
     if not cleaned.text:
-        return [response_text("utter_wechat_unsupported")]
+        return merge_replies(bubbles([response_text("utter_wechat_unsupported"), *after]))
     if cleaned.truncated:
         logger.info("text from %s cut to %d characters", conversation, MAX_TEXT_CHARS)
-    return await answerer.answer(conversation, cleaned)
+    return await answerer.answer(conversation, cleaned, after)
+
+
+# -- 答题 by text ----------------------------------------------------------------------------------
+
+QUIZ_START = re.compile(r"^(?:来|开始)?答题(?:\s*[:：]?\s*(?P<scenario>.+))?$")
+QUIZ_NAME = re.compile(r"^答题昵称\s*[:：]?\s*(?P<name>.*)$", re.S)
+QUIZ_SCORE_WORDS = frozenset({"答题成绩", "我的答题", "答题得分"})
+QUIZ_EXIT_WORDS = frozenset({"退出", "退出答题", "不答了"})
+QUIZ_MINUTES = int(OPEN_FOR.total_seconds() // 60)
+QUIZ_HOW = f"请在 {QUIZ_MINUTES} 分钟内回复字母作答，例如：B。不想答了回复 退出"
+QUIZ_AGAIN = "回复“答题”再来一题。"
+QUIZ_EXITED = "好的，这道题不答了。想答题随时回复“答题”；遇到拿不准的事，打 96110 问问。"
+QUIZ_EMPTY = "题库正在准备中，过一会儿再来试试。遇到拿不准的事，随时打 96110 问问。"
+QUIZ_NAME_USAGE = "想用昵称上答题榜，请回复：答题昵称 加昵称，例如：答题昵称 小区老王"
+QUIZ_NAME_SET = "好了，您的答题昵称是：{name}。不想显示了，回复“答题昵称 取消”。"
+QUIZ_NAME_REMOVED = "好的，已经去掉您的答题昵称。"
+QUIZ_NO_SUCH_LETTER = "这道题只有 {letters} 这几个选项，请回复其中一个字母；不想答了回复 退出"
+QUIZ_REMINDER = "请回复 {letters}；不想答了回复 退出"
+
+
+@dataclass(frozen=True)
+class QuizTurn:
+    """What the quiz makes of a message: its own ``reply`` (Rasa never sees the message), or nothing
+    (Rasa answers as before), with the ``reminder`` to send after Rasa's answer when one is due."""
+
+    reply: list[str] | None = None
+    reminder: str | None = None
+
+
+class TextQuiz:
+    """答题 where there are no buttons (Official Account, WeCom app): "答题" asks, the next letter answers.
+
+    The question waiting for a resident's letter is kept in the store (:meth:`bot.quiz.QuizStore.open`),
+    so a letter that reaches another replica, or comes after a restart, still answers it; after
+    :data:`bot.quiz.OPEN_FOR` it is forgotten. "A", "b", "Ａ", "选B" answer; a letter the question
+    does not have ("E") is told which ones it has; "退出" closes it. Anything else while a question
+    waits goes to Rasa as usual — a resident who asks about a scam mid-quiz must get the answer — with
+    one reminder after it, once per question. A store that cannot be reached turns the quiz off
+    for that message, never the consultation.
+    """
+
+    def __init__(self, channel: str, store: QuizStore | None = None) -> None:
+        self.channel = channel
+        self.store = store or QuizStore()
+
+    async def turn(self, conversation: str, text: str) -> QuizTurn:
+        try:
+            return await asyncio.to_thread(self._turn, conversation, text)
+        except SQLAlchemyError as error:
+            logger.warning("quiz unavailable, message goes to the dialogue: %s", type(error).__name__)
+            return QuizTurn()
+
+    def _turn(self, user: str, text: str) -> QuizTurn:
+        said = text.strip()
+        naming = QUIZ_NAME.match(said)
+        if naming:
+            return QuizTurn([self._name(user, naming.group("name"))])
+        if said in QUIZ_SCORE_WORDS:
+            return QuizTurn([f"{standing_text(self.store.standing(self.channel, user))}{QUIZ_AGAIN}"])
+        start = QUIZ_START.match(said)
+        wanted = start.group("scenario") if start else None
+        if start and (not wanted or asked_scenario(wanted)):  # "答题送红包是真的吗" is a question for the bot
+            return QuizTurn([self._ask(user, asked_scenario(wanted or ""))])
+        waiting = self.store.opened(self.channel, user)
+        question = self.store.question(waiting.question_id) if waiting else None
+        if question is None:
+            return QuizTurn()
+        if said in QUIZ_EXIT_WORDS:
+            self.store.close(self.channel, user)
+            return QuizTurn([QUIZ_EXITED])
+        letter = letter_of(said)
+        if letter is not None:
+            index = LETTERS.find(letter)
+            if not 0 <= index < len(question.choices):
+                return QuizTurn([QUIZ_NO_SUCH_LETTER.format(letters=letters_for(question))])
+            outcome = self.store.answer(self.channel, user, question.id, index)
+            self.store.close(self.channel, user)
+            return QuizTurn([f"{result_text(outcome)}\n{QUIZ_AGAIN}"] if outcome else [QUIZ_EXITED])
+        if self.store.remind_once(self.channel, user):
+            return QuizTurn(reminder=QUIZ_REMINDER.format(letters=letters_for(question)))
+        return QuizTurn()
+
+    def _ask(self, user: str, scenario: str | None) -> str:
+        question = self.store.pick(self.channel, user, scenario) or self.store.pick(self.channel, user)
+        if question is None:
+            return QUIZ_EMPTY
+        self.store.open(self.channel, user, question.id)
+        return f"{render_question(question)}\n\n{QUIZ_HOW}"
+
+    def _name(self, user: str, raw: str) -> str:
+        if not raw.strip():
+            return QUIZ_NAME_USAGE
+        if opts_out(raw):
+            self.store.forget_name(self.channel, user)
+            return QUIZ_NAME_REMOVED
+        try:
+            return QUIZ_NAME_SET.format(name=self.store.set_name(self.channel, user, raw))
+        except BadName as refusal:
+            return f"{refusal}\n{QUIZ_NAME_USAGE}"

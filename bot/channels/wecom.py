@@ -4,7 +4,7 @@
 decrypted), POST carries encrypted messages (``wechatpy.enterprise``). Same timestamp window,
 body limit, replay guard, 5-second rule, deduplication and XML checks as the Official Account
 (:mod:`bot.channels.wechat_common`); a picture is fetched with WeCom's media API and the app's
-token, and read as its text.
+token, and read as its text; "答题" is answered by letter as on the Official Account.
 Configuration: WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID, WECOM_SECRET, WECOM_AGENT_ID.
 """
 
@@ -31,6 +31,7 @@ from bot.channels.wechat_common import (
     PassiveOrLater,
     ReplayGuard,
     SeenMessages,
+    TextQuiz,
     admit,
     answer_message,
     checked_xml,
@@ -71,6 +72,7 @@ class WeComInput(InputChannel):
         self.crypto = WeChatCrypto(token, aes_key, corp_id) if token and aes_key and corp_id else None
         self.seen = SeenMessages(namespace="wecom:msg")
         self.guard = ReplayGuard(clock=clock, namespace="wecom")
+        self.quiz = TextQuiz(CHANNEL)
 
     async def _send_later(self, sender: str, texts: list[str]) -> None:
         user_id = sender.split(":", 1)[1]
@@ -138,4 +140,4 @@ class WeComInput(InputChannel):
         text = message.content if message.type == "text" else None
         picture = functools.partial(self._fetch_picture, str(message.media_id)) if message.type == "image" else None
         return await answer_message(message, self.seen, answerer, conversation_of("wecom", message), text,
-                                    "enter_agent", picture)
+                                    "enter_agent", picture, self.quiz)

@@ -87,6 +87,12 @@ class FakeTelegram(LoopbackJsonServer):
             return [c for c in self.calls if c.method == "sendMessage" and (not ok_only or c.status == 200)
                     and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
 
+    def callback_answers(self, callback_query_id: str | None = None) -> list[dict[str, Any]]:
+        """The parameters of each answerCallbackQuery (the text and show_alert a member saw), in order."""
+        with self._lock:
+            return [c.params for c in self.calls if c.method == "answerCallbackQuery" and c.status == 200
+                    and (callback_query_id is None or c.params.get("callback_query_id") == callback_query_id)]
+
     def count(self, method: str) -> int:
         with self._lock:
             return sum(1 for c in self.calls if c.method == method)

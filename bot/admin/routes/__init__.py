@@ -6,7 +6,17 @@ takes what it needs from :mod:`bot.admin.web`.
 
 from __future__ import annotations
 
-from bot.admin.routes import alerts, content_pages, daily, overview, publishing, review, session
+from bot.admin.routes import (
+    alerts,
+    campaign_content,
+    campaigns,
+    content_pages,
+    daily,
+    overview,
+    publishing,
+    review,
+    session,
+)
 
 BLUEPRINTS = (session.blueprint, overview.blueprint, review.blueprint, daily.blueprint, content_pages.blueprint,
-              publishing.blueprint, alerts.blueprint)
+              campaign_content.blueprint, publishing.blueprint, alerts.blueprint, campaigns.blueprint)
