@@ -531,6 +531,17 @@ def campaign_for(channel: str, chat_id: str | int, question_id: str, day: date, 
             .order_by(campaign_runs.c.day.desc(), campaign_runs.c.id.desc()).limit(1)).scalar()
 
 
+def todays_question(channel: str, chat_id: str | int, day: date, url: str | None = None) -> str | None:
+    """The quiz question a campaign posted to this group on ``day`` (or the day before), if any: what a member's
+    ``/quiz`` in that group asks, so that the answers count for the campaign (:func:`campaign_for`)."""
+    with engine(url).connect() as db:
+        return db.execute(select(campaign_runs.c.content_id).where(
+            campaign_runs.c.channel == channel, campaign_runs.c.chat_id == str(chat_id),
+            campaign_runs.c.content_id.like("quiz\\_%", escape="\\"),
+            campaign_runs.c.day.in_((day, day - timedelta(days=1))))
+            .order_by(campaign_runs.c.day.desc(), campaign_runs.c.id.desc()).limit(1)).scalar()
+
+
 class _Row:
     """A plan's values shaped like a stored row, for :func:`_campaign` (the preview is never stored)."""
 

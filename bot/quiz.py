@@ -234,6 +234,10 @@ class QuizStore:
         self._questions = questions or campaign.questions
         self._random = rng or random.Random()
 
+    def today(self) -> date:
+        """The China-time day answers are counted in (and campaigns post on)."""
+        return china_day(self._now())
+
     def _now(self) -> datetime:
         """The clock's time in UTC, as the store keeps every time (SQLite compares them as written)."""
         return self._clock().astimezone(timezone.utc)

@@ -448,3 +448,29 @@ def test_wechat_players_are_stored_only_as_hashes(served: dict[str, Any]) -> Non
         stored = "\n".join(str(v) for table in (quiz_answers, quiz_players) for row in db.execute(select(table))
                            for v in row)
     assert "oQuiz" not in stored and "13812345678" not in stored and "gridquiz" not in stored
+
+
+def test_a_campaigns_question_is_what_quiz_asks_in_that_group_and_answers_count_for_it(
+        served: dict[str, Any], fake_telegram: FakeTelegram) -> None:
+    """A 宣传 campaign posted a question to the group today: a member's /quiz there asks it, and the answers
+    count for that campaign in the officers' results (bot.campaigns.todays_question / campaign_for)."""
+    from bot import campaigns
+    from bot.store import engine
+
+    group, wanted = GROUP - 7, QUESTIONS[-1]
+    moment = now()
+    with engine(served["db"]).begin() as db:
+        campaign = db.execute(campaigns.campaigns.insert().values(
+            name="每日一题", kind="quiz", content=wanted["id"], regions="全部", channels="telegram", schedule="daily",
+            at="09:00", quiet_start="21:30", quiet_end="08:00", created_by="web:wang", created_at=moment,
+            active=True, active_since=moment)).inserted_primary_key[0]
+        db.execute(campaigns.campaign_runs.insert().values(
+            campaign_id=campaign, day=served["store"].today(), channel="telegram", chat_id=str(group),
+            content_id=wanted["id"], scenario=wanted["scenario"], created_at=moment))
+    post(served, message("/quiz", group, 8101))
+    [posted] = fake_telegram.sent(group)
+    assert question_of(posted.params["text"])["id"] == wanted["id"]
+    right = letter_buttons(posted.params)[wanted["answer"]]["callback_data"]
+    assert "答对了" in alert_of(fake_telegram, press(served, 8102, group, right))["text"]
+    results = served["store"].scenario_results(campaign_id=campaign)
+    assert [(r.scenario, r.answered, r.right) for r in results] == [(wanted["scenario"], 1, 1)]

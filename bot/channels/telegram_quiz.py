@@ -30,6 +30,7 @@ from telegram.constants import CallbackQueryLimit, ChatType
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackContext, CallbackQueryHandler
 
+from bot import campaigns
 from bot.alerts.telegram_flow import Signer
 from bot.quiz import BadName, QuizStore, Ranking, asked_scenario, opts_out, result_text, standing_text
 from bot.senders.telegram import TelegramSender
@@ -159,8 +160,9 @@ class QuizChat:
             question = await asyncio.to_thread(self._question, digest)
             outcome = None
             if question is not None and index.isdigit() and int(index) < len(question.choices):
+                campaign = await asyncio.to_thread(self._campaign, chat.id, question.id) if group else None
                 outcome = await asyncio.to_thread(self.store.answer, CHANNEL, query.from_user.id, question.id,
-                                                  int(index), chat.id if group else None)
+                                                  int(index), chat.id if group else None, campaign)
         except SQLAlchemyError as error:
             logger.warning("quiz answer not recorded: %s", type(error).__name__)
             await _answer(query, UNAVAILABLE, alert=True)
@@ -180,7 +182,9 @@ class QuizChat:
     async def _ask(self, chat_id: int, user_id: int, group: bool, wanted: str, reply_to: int | None = None) -> None:
         scenario = asked_scenario(wanted)
         try:
-            question = await asyncio.to_thread(self.store.pick, CHANNEL, user_id, scenario)
+            question = await asyncio.to_thread(self._campaign_question, chat_id) if group and not wanted else None
+            if question is None:
+                question = await asyncio.to_thread(self.store.pick, CHANNEL, user_id, scenario)
             if question is None and scenario is not None:
                 question = await asyncio.to_thread(self.store.pick, CHANNEL, user_id, None)
         except SQLAlchemyError as error:
@@ -192,6 +196,15 @@ class QuizChat:
             return
         text = f"{render_question(question)}\n\n{GROUP_HINT if group else PRIVATE_HINT}"
         await self._send(chat_id, text, self._letters(chat_id, question), reply_to=reply_to)
+
+    def _campaign_question(self, chat_id: int) -> Question | None:
+        """The question a 宣传 campaign posted to this group today: a member's /quiz there asks it."""
+        wanted = campaigns.todays_question(CHANNEL, chat_id, self.store.today())
+        return next((q for q in self.store.questions() if q.id == wanted), None) if wanted else None
+
+    def _campaign(self, chat_id: int, question_id: str) -> int | None:
+        """The campaign an answer in this group counts for (it posted that question here today or yesterday)."""
+        return campaigns.campaign_for(CHANNEL, chat_id, question_id, self.store.today())
 
     def _question(self, digest: str) -> Question | None:
         return next((q for q in self.store.questions() if question_digest(q.id) == digest), None)
