@@ -6,8 +6,8 @@ Three runs in one process, each on a store of its own, the real outbox worker an
 real limits (30 messages a second for the bot, 20 a minute per group) against the local fake Bot API:
 
 - ``alone``: the alert only;
-- ``same_time``: the day's timely tip is queued for every group (:class:`bot.campaigns.CampaignScheduler`), then
-  the alert, before the worker starts;
+- ``same_time``: the day's timely tip is queued for every group
+  (:class:`bot.campaign_scheduler.CampaignScheduler`), then the alert, before the worker starts;
 - ``during``: the tip is being delivered, and the alert is queued when the 100th tip has gone out.
 
 The alert's delivery time runs from the moment it is queued to its last group's message; the target is the
@@ -34,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 from bench.results_file import write  # noqa: E402
 from bot.alerts.service import AlertService  # noqa: E402
 from bot.alerts.worker import OutboxWorker  # noqa: E402
-from bot.campaigns import DAILY, DAILY_TIP, Campaigns, CampaignScheduler  # noqa: E402
+from bot.campaign_messages import DAILY_TIP  # noqa: E402
+from bot.campaign_scheduler import CampaignScheduler  # noqa: E402
+from bot.campaigns import DAILY, Campaigns  # noqa: E402
 from bot.retention import CHINA  # noqa: E402
 from bot.senders.budget import SendBudget  # noqa: E402
 from bot.senders.telegram import TELEGRAM_OVERALL_PER_SECOND, TelegramSender, alerts_bot  # noqa: E402

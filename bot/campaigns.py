@@ -6,11 +6,8 @@ of the group registry, as alerts choose their targets), when (once on a day at a
 time, or weekdays only) and its quiet hours (default 21:30–08:00 China time: nothing is sent then, and a send
 that falls due waits for their end).
 
-The scheduler (:class:`CampaignScheduler`) runs in the daily job's loop (``fraudbot daily``, every minute:
-:meth:`bot.daily.DailyJob.serve` calls :func:`tick`). It runs there, not in the alerts worker, because that
-loop already is the one clock-driven job with an injected clock and knows the tracker store the timely tip
-counts from, and because the worker then stays a deliverer whose only new rule is "alerts first". It only
-writes rows; the worker delivers them.
+The scheduler (:mod:`bot.campaign_scheduler`) runs in the daily job's loop and only writes rows; the alerts
+worker delivers them. What each group gets is composed in :mod:`bot.campaign_messages`.
 
 Exactly once per day per group, across restarts, clock jumps and several schedulers: a send is claimed by
 inserting a ``campaign_runs`` row keyed (campaign, day, channel, chat) under a unique constraint, in the same
@@ -22,9 +19,8 @@ Delivery is the alerts outbox (:mod:`bot.alerts.worker`): the same senders, budg
 report, with ``priority`` CAMPAIGN_PRIORITY and the message in the row; the worker never starts a campaign row
 while an alert row is due or in flight (alerts first). A timely tip differs by region, hence a text per row.
 
-The timely daily tip answers what is happening now: for each group, the scenario residents of its regions
-consulted most in the last :data:`TIMELY_DAYS` days (counts from :func:`bot.daily_report.daily_counts`, never
-texts), else a rotation over the scenarios that have tips.
+The timely daily tip (:mod:`bot.campaign_messages`) answers what is happening now: per group, a tip of the
+scenario its regions consulted most in the last week.
 
 Results per campaign (:meth:`Campaigns.results`): groups reached (delivered rows), the delivery report, and the
 quiz answers per scenario with the share right, from :meth:`bot.quiz.QuizStore.scenario_results` (answers the
@@ -33,7 +29,6 @@ quiz records with this campaign's id; :func:`campaign_for` tells a channel which
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -56,35 +51,30 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import IntegrityError
 
-from bot import daily_report
-from bot.alerts.model import CAMPAIGN_PRIORITY, CANCELLED, DELIVERED, PENDING, audit_log, outbox
-from bot.alerts.service import ALL_REGIONS
-from bot.alerts.service import _regions as region_tags  # the alerts' one reading of a region list
+from bot.alerts.model import CANCELLED, DELIVERED, PENDING, audit_log, outbox
+from bot.alerts.service import (
+    ALL_REGIONS,
+    regions_of,  # the alerts' one reading of a region list
+)
+from bot.campaign_messages import DAILY_TIP, KINDS, TIMELY, TIMELY_DAYS, compose, items
 from bot.inbound import normalise
 from bot.retention import CHINA
 from bot.store import aware, engine, groups, metadata, now
-from core import campaign as content
-from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
 logger = logging.getLogger(__name__)
 
-TIP, STORY, QUIZ, DAILY_TIP = "tip", "story", "quiz", "daily_tip"
-KINDS = {TIP: "防骗提示", STORY: "真实案例", QUIZ: "答题", DAILY_TIP: "每日时令提示"}
 ONCE, DAILY, WEEKDAYS = "once", "daily", "weekdays"
 SCHEDULES = {ONCE: "只发一次", DAILY: "每天", WEEKDAYS: "工作日（周一至周五）"}
 CHANNELS = {"telegram": "Telegram 群", "wecom_robot": "企业微信群机器人", "wecom_appchat": "企业微信应用群聊",
             "wechat_oa_tag": "公众号标签群发"}
 DEFAULT_CHANNELS = ("telegram", "wecom_robot", "wecom_appchat")
 """Official Account mass sends are left out unless chosen: a subscription account may mass-send once a day."""
-TIMELY = "timely"
 DEFAULT_QUIET = (time(21, 30), time(8, 0))
 MAX_LATE = timedelta(hours=24)
 """An occurrence is due this long at most (quiet hours may hold it overnight); after that the next one counts."""
 HOLD_AHEAD = timedelta(seconds=60)
 """The scheduler looks every minute: quiet hours that begin within a minute already hold what is still queued."""
-TIMELY_DAYS = 7
 MAX_NAME = 100
 
 campaigns = Table(
@@ -121,7 +111,6 @@ campaign_runs = Table(
 )
 
 Clock = Callable[[], datetime]
-Target = tuple[str, str]  # (channel, chat id)
 
 
 class InvalidCampaign(ValueError):
@@ -207,7 +196,7 @@ def hh_mm(value: str, what: str) -> time:
         raise InvalidCampaign(f"{what}请写成 08:00 这样的时间（时:分）。") from None
 
 
-def _campaign(row: Any) -> Campaign:
+def campaign_of(row: Any) -> Campaign:
     stored = row._mapping
     return Campaign(
         id=stored["id"], name=stored["name"], kind=stored["kind"], content=_listed(stored["content"]),
@@ -222,7 +211,7 @@ def _listed(stored: str) -> tuple[str, ...]:
     return tuple(part for part in stored.split(",") if part)
 
 
-def _outbox_rows(campaign_id: int) -> Any:
+def outbox_rows_of(campaign_id: int) -> Any:
     """The outbox ids of a campaign's messages (a subquery)."""
     return select(campaign_runs.c.outbox_id).where(campaign_runs.c.campaign_id == campaign_id)
 
@@ -230,94 +219,6 @@ def _outbox_rows(campaign_id: int) -> Any:
 def _delivered() -> Any:
     """Rows delivered, summed over a group of campaign runs joined to their outbox rows."""
     return func.sum(case((outbox.c.state == DELIVERED, 1), else_=0))
-
-
-# -- content -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Message:
-    """What one group gets: the item sent and its text as that channel shows it."""
-
-    content_id: str
-    scenario: str
-    text: str
-
-
-def items(kind: str) -> list[Any]:
-    """The live content of a kind (a daily tip is a tip): :mod:`core.campaign`'s lists."""
-    return {TIP: content.tips, DAILY_TIP: content.tips, STORY: content.stories, QUIZ: content.questions}[kind]()
-
-
-def rendered(kind: str, item: Any, channel: str) -> str:
-    """An item as a group reads it; a quiz question says how to answer it on that channel."""
-    if kind == STORY:
-        return content.render_story(item)
-    if kind == QUIZ:
-        how = "想答题？发送 /quiz 就来一道（群里、私聊都行），答完告诉您对错和原因。" if channel == "telegram" else \
-            "想答题？给我发“答题”两个字，再回复字母就行。"
-        return f"{content.render_question(item)}\n\n{how}"
-    return content.render_tip(item)
-
-
-def consulted(day: date, tracker_url: str | None, store_url: str | None) -> dict[str, Counter[str]]:
-    """Consultations per region and scenario in the :data:`TIMELY_DAYS` days up to ``day`` (counts only)."""
-    per_region: dict[str, Counter[str]] = {}
-    counts = daily_report.daily_counts(day - timedelta(days=TIMELY_DAYS - 1), day, tracker_url, store_url)
-    for keyed in counts.values():
-        for (scenario, region, _intent), n in keyed.items():
-            if scenario != NONE_SCENARIO:
-                per_region.setdefault(normalise(region), Counter())[scenario] += n
-    return per_region
-
-
-def timely_scenario(regions: Iterable[str], counts: dict[str, Counter[str]], with_tips: list[str],
-                    day: date) -> tuple[str, bool]:
-    """The scenario a group's timely tip is about, and whether it came from the counts (else the rotation).
-
-    The most consulted scenario in the group's regions that has a tip (ties: the scenarios' order); with no
-    consultation there, the scenarios that have tips in turn, one a day."""
-    total: Counter[str] = Counter()
-    for region in regions:
-        total.update(counts.get(normalise(region), Counter()))
-    ranked = sorted((sid for sid in total if sid in with_tips and total[sid] > 0),
-                    key=lambda sid: (-total[sid], with_tips.index(sid)))
-    if ranked:
-        return ranked[0], True
-    return with_tips[day.toordinal() % len(with_tips)], False
-
-
-def _scenario_order(tips: list[Any]) -> list[str]:
-    present = {tip.scenario for tip in tips}
-    return [sid for sid in SCENARIO_IDS if sid in present] + sorted(present - set(SCENARIO_IDS))
-
-
-def compose(plan: Campaign, day: date, targets: list[tuple[str, str, str]], turn: int,
-            tracker_url: str | None = None, store_url: str | None = None) -> dict[Target, Message]:
-    """The message of each target ``(channel, chat id, region tags)`` for ``day``: the ``turn``-th item of the
-    campaign's list (one a day, in turn), or for a timely tip the tip of each group's most consulted scenario.
-    Items no longer in the content are skipped; an empty dict when none is left."""
-    if plan.timely:
-        tips = items(TIP)
-        if not tips:
-            return {}
-        order = _scenario_order(tips)
-        counts = consulted(day, tracker_url, store_url)
-        found: dict[Target, Message] = {}
-        for channel, chat_id, regions in targets:
-            scenario, _counted = timely_scenario(region_tags(regions), counts, order, day)
-            of_scenario = [tip for tip in tips if tip.scenario == scenario]
-            tip = of_scenario[day.toordinal() % len(of_scenario)]
-            found[(channel, chat_id)] = Message(tip.id, tip.scenario, rendered(TIP, tip, channel))
-        return found
-    known = {item.id: item for item in items(plan.kind)}
-    listed = [known[cid] for cid in plan.content if cid in known]
-    if not listed:
-        logger.warning("campaign %s: none of its %d items is in the content any more", plan.id, len(plan.content))
-        return {}
-    item = listed[turn % len(listed)]
-    return {(channel, chat_id): Message(item.id, item.scenario, rendered(plan.kind, item, channel))
-            for channel, chat_id, _regions in targets}
 
 
 # -- planning, pausing, results ----------------------------------------------------------------------------
@@ -357,7 +258,7 @@ class Campaigns:
 
     def targets(self, regions: str, channels: Iterable[str], db: Any = None) -> list[tuple[str, str, str]]:
         """Active groups of ``regions`` on ``channels``: (channel, chat id, region tags)."""
-        wanted, allowed = region_tags(regions), set(channels)
+        wanted, allowed = regions_of(regions), set(channels)
         query = select(groups.c.channel, groups.c.chat_id, groups.c.regions).where(
             groups.c.active.is_(True), groups.c.channel.in_(sorted(allowed)))
         if db is None:
@@ -366,7 +267,7 @@ class Campaigns:
         else:
             rows = db.execute(query.order_by(groups.c.channel, groups.c.chat_id)).all()
         return [(r.channel, r.chat_id, r.regions) for r in rows
-                if wanted & ALL_REGIONS or region_tags(r.regions) & wanted]
+                if wanted & ALL_REGIONS or regions_of(r.regions) & wanted]
 
     def count_targets(self, regions: str, channels: Iterable[str]) -> int:
         """How many groups a campaign to ``regions`` on ``channels`` reaches today (the planning preview)."""
@@ -384,7 +285,7 @@ class Campaigns:
             raise InvalidCampaign(f"请给活动起个名字（最多{MAX_NAME}字）。")
         if kind not in KINDS:
             raise InvalidCampaign("请选择要发的内容类型。")
-        if not region_tags(regions):
+        if not regions_of(regions):
             raise InvalidCampaign("请至少指定一个地区（或“全部”）。")
         if not chosen or any(c not in CHANNELS for c in chosen):
             raise InvalidCampaign("请至少选择一个渠道。")
@@ -400,7 +301,7 @@ class Campaigns:
             if datetime.combine(day, when, CHINA) <= self.clock():
                 raise InvalidCampaign("这个时间已经过了，请选以后的日期和时间。")
         return {"name": name, "kind": kind, "content": ",".join(self.content_ids(kind, scenario, content_id)),
-                "regions": ",".join(sorted(region_tags(regions))), "channels": ",".join(sorted(set(chosen))),
+                "regions": ",".join(sorted(regions_of(regions))), "channels": ",".join(sorted(set(chosen))),
                 "schedule": schedule, "at": when.strftime("%H:%M"), "on_day": day,
                 "quiet_start": quiet[0].strftime("%H:%M"), "quiet_end": quiet[1].strftime("%H:%M")}
 
@@ -427,14 +328,14 @@ class Campaigns:
             campaign_id = int(db.execute(campaigns.insert().values(
                 **values, created_by=author[:128], created_at=moment, active=True, active_since=moment)
             ).inserted_primary_key[0])
-            _audit(db, author, "campaign_planned", f"#{campaign_id} 《{values['name']}》 {values['kind']} "
+            audited(db, author, "campaign_planned", f"#{campaign_id} 《{values['name']}》 {values['kind']} "
                    f"{values['schedule']} {values['at']} to {values['regions']} on {values['channels']}")
         return campaign_id
 
     def preview(self, **fields: Any) -> Preview:
         """How many groups the plan reaches, and the message the first of them would get today."""
         values = self.check(**fields)
-        plan = _campaign(_Row({**values, "id": 0, "created_by": "", "created_at": self.clock(), "active": True,
+        plan = campaign_of(_Row({**values, "id": 0, "created_by": "", "created_at": self.clock(), "active": True,
                                "active_since": self.clock()}))
         targets = self.targets(plan.regions, plan.channels)
         note = f"每个群按所在地区最近{TIMELY_DAYS}天居民咨询最多的诈骗类型挑一条提示；没有咨询的地区轮流发各类型。" \
@@ -452,7 +353,7 @@ class Campaigns:
     def get(self, campaign_id: int) -> Campaign | None:
         with self.engine.connect() as db:
             row = db.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
-        return _campaign(row) if row else None
+        return campaign_of(row) if row else None
 
     def recent(self, limit: int = 50) -> list[tuple[Campaign, int, int]]:
         """The newest campaigns with their messages queued and delivered so far."""
@@ -464,7 +365,7 @@ class Campaigns:
                 .select_from(campaign_runs.outerjoin(outbox, outbox.c.id == campaign_runs.c.outbox_id))
                 .where(campaign_runs.c.campaign_id.in_([r.id for r in rows]))
                 .group_by(campaign_runs.c.campaign_id))}
-        return [(_campaign(r), *tallies.get(r.id, (0, 0))) for r in rows]
+        return [(campaign_of(r), *tallies.get(r.id, (0, 0))) for r in rows]
 
     def set_active(self, campaign_id: int, active: bool, actor: str, is_admin: bool) -> Campaign:
         """Pause (what is still queued is cancelled) or resume (from now on: nothing missed is sent)."""
@@ -473,15 +374,16 @@ class Campaigns:
             raise InvalidCampaign(f"没有编号为 {campaign_id} 的活动。")
         if not is_admin and found.created_by != actor:
             with self.engine.begin() as db:
-                _audit(db, actor, "refused", f"{'resume' if active else 'pause'} of campaign #{campaign_id}")
+                audited(db, actor, "refused", f"{'resume' if active else 'pause'} of campaign #{campaign_id}")
             raise NotYours("只有安排这个活动的民警或管理员可以暂停或恢复它。")
         with self.engine.begin() as db:
             db.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(
                 active=active, **({"active_since": self._utc_now()} if active else {})))
             if not active:
-                db.execute(outbox.update().where(outbox.c.id.in_(_outbox_rows(campaign_id)), outbox.c.state == PENDING)
+                db.execute(outbox.update().where(outbox.c.id.in_(outbox_rows_of(campaign_id)),
+                                                 outbox.c.state == PENDING)
                            .values(state=CANCELLED, last_error="campaign paused", updated_at=now()))
-            _audit(db, actor, "campaign_resumed" if active else "campaign_paused", f"#{campaign_id}")
+            audited(db, actor, "campaign_resumed" if active else "campaign_paused", f"#{campaign_id}")
         return self.get(campaign_id)  # type: ignore[return-value]
 
     def results(self, campaign_id: int) -> Results:
@@ -549,100 +451,5 @@ class _Row:
         self._mapping = values
 
 
-def _audit(db: Any, actor: str, action: str, detail: str) -> None:
+def audited(db: Any, actor: str, action: str, detail: str) -> None:
     db.execute(audit_log.insert().values(at=now(), actor=actor[:256], action=action, detail=detail))
-
-
-# -- the scheduler ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fired:
-    """What one look at the clock queued for one campaign."""
-
-    campaign_id: int
-    day: date
-    queued: int
-
-
-class CampaignScheduler:
-    """Queues each active campaign's due send into the outbox, once per day per group; the clock is injected."""
-
-    def __init__(self, url: str | None = None, tracker_url: str | None = None,
-                 clock: Clock = lambda: datetime.now(CHINA)) -> None:
-        self.campaigns = Campaigns(url, tracker_url, clock)
-        self.engine, self.clock = self.campaigns.engine, clock
-
-    def run_due(self) -> list[Fired]:
-        """One look at the clock: queue what is due, hold what quiet hours hold. Blocking (a thread in the loop)."""
-        moment = self.clock().astimezone(CHINA)
-        with self.engine.connect() as db:
-            active = [_campaign(row) for row in db.execute(select(campaigns).where(campaigns.c.active.is_(True)))]
-        fired = []
-        for plan in active:
-            if plan.quiet_soon(moment):
-                self._hold(plan, moment)
-                continue
-            planned = plan.due(moment)
-            if planned is not None:
-                queued = self._fire(plan, planned.date())
-                if queued:
-                    fired.append(Fired(plan.id, planned.date(), queued))
-        return fired
-
-    def _fire(self, plan: Campaign, day: date) -> int:
-        """Queue the day's message for every target not claimed yet; 0 when another scheduler got there first,
-        or when a later day was already sent (a clock moved back: days only move forward)."""
-        with self.engine.connect() as db:
-            latest = db.execute(select(func.max(campaign_runs.c.day)).where(
-                campaign_runs.c.campaign_id == plan.id)).scalar()
-            if latest is not None and latest > day:
-                return 0
-            claimed = {(r.channel, r.chat_id) for r in db.execute(
-                select(campaign_runs.c.channel, campaign_runs.c.chat_id).where(
-                    campaign_runs.c.campaign_id == plan.id, campaign_runs.c.day == day))}
-            turn = db.execute(select(func.count(func.distinct(campaign_runs.c.day))).where(
-                campaign_runs.c.campaign_id == plan.id, campaign_runs.c.day < day)).scalar_one()
-        missing = [t for t in self.campaigns.targets(plan.regions, plan.channels) if (t[0], t[1]) not in claimed]
-        if not missing:
-            return 0
-        messages = compose(plan, day, missing, int(turn), self.campaigns.tracker_url, self.campaigns.url)
-        if not messages:
-            return 0
-        moment = now()
-        try:
-            with self.engine.begin() as db:
-                runs = []
-                for (channel, chat_id), message in messages.items():
-                    outbox_id = db.execute(outbox.insert().values(
-                        alert_id=None, channel=channel, chat_id=chat_id, state=PENDING, attempts=0,
-                        next_attempt_at=0.0, updated_at=moment, priority=CAMPAIGN_PRIORITY, text=message.text)
-                    ).inserted_primary_key[0]
-                    runs.append({"campaign_id": plan.id, "day": day, "channel": channel, "chat_id": chat_id,
-                                 "content_id": message.content_id, "scenario": message.scenario,
-                                 "outbox_id": outbox_id, "created_at": moment})
-                db.execute(campaign_runs.insert(), runs)  # the claims: a unique key per (campaign, day, target)
-                _audit(db, "scheduler", "campaign_sent", f"#{plan.id} {day.isoformat()} to {len(runs)} targets")
-        except IntegrityError:  # another scheduler claimed some of them meanwhile: the next look sends the rest
-            logger.info("campaign %s %s: claimed elsewhere meanwhile", plan.id, day)
-            return 0
-        logger.info("campaign %s %s: %d messages queued", plan.id, day, len(runs))
-        return len(runs)
-
-    def _hold(self, plan: Campaign, moment: datetime) -> int:
-        """Quiet hours: the campaign's rows still queued wait until they end (``next_attempt_at``)."""
-        until = quiet_ends(plan.quiet_start, plan.quiet_end, moment).timestamp()
-        with self.engine.begin() as db:
-            return db.execute(outbox.update().where(outbox.c.id.in_(_outbox_rows(plan.id)), outbox.c.state == PENDING,
-                                                    outbox.c.next_attempt_at < until)
-                              .values(next_attempt_at=until)).rowcount
-
-
-async def tick(clock: Clock, tracker_url: str | None = None, store_url: str | None = None) -> list[Fired]:
-    """The daily job's look at the clock (:meth:`bot.daily.DailyJob.serve`): never raises, so a campaign that
-    fails (a database away for a moment) leaves the daily job and the next look alone."""
-    try:
-        return await asyncio.to_thread(CampaignScheduler(store_url, tracker_url, clock).run_due)
-    except Exception:  # noqa: BLE001 - logged; the next look tries again
-        logger.exception("campaign scheduler failed")
-        return []

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Float, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import campaigns, daily_report, health, new_scripts, retention
+from bot import campaign_scheduler, daily_report, health, new_scripts, retention
 from bot.alerts.model import audit_log
 from bot.retention import CHINA
 from bot.store import engine, metadata, now
@@ -238,7 +238,7 @@ class DailyJob:
         """Until ``stop``: run the job when due, looking at the clock every :data:`CHECK_SECONDS` at most;
         ``also`` runs at every look (the 回访 job, :class:`bot.followup_job.FollowupJob`)."""
         while not stop.is_set():
-            await campaigns.tick(self.clock, self.tracker_url, self.store_url)  # 宣传 sends due now; never raises
+            await campaign_scheduler.tick(self.clock, self.tracker_url, self.store_url)  # 宣传 due now; never raises
             try:
                 await self.run_due()
             except Exception:  # noqa: BLE001 - one bad day must not end the job for the next ones

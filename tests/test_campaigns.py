@@ -24,20 +24,9 @@ from sqlalchemy import create_engine, select, text
 from bot.alerts.model import CAMPAIGN_PRIORITY, CANCELLED, DELIVERED, PENDING, outbox
 from bot.alerts.service import AlertService
 from bot.alerts.worker import OutboxWorker
-from bot.campaigns import (
-    DAILY,
-    DAILY_TIP,
-    ONCE,
-    QUIZ,
-    TIP,
-    WEEKDAYS,
-    Campaigns,
-    CampaignScheduler,
-    InvalidCampaign,
-    NotYours,
-    campaign_for,
-    campaign_runs,
-)
+from bot.campaign_messages import DAILY_TIP, QUIZ, TIP
+from bot.campaign_scheduler import CampaignScheduler
+from bot.campaigns import DAILY, ONCE, WEEKDAYS, Campaigns, InvalidCampaign, NotYours, campaign_for, campaign_runs
 from bot.fleet import Postgres
 from bot.migrations import upgrade
 from bot.quiz import QuizStore

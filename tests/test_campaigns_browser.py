@@ -20,7 +20,8 @@ import yaml
 
 from bot.alerts.service import AlertService
 from bot.alerts.worker import OutboxWorker
-from bot.campaigns import Campaigns, CampaignScheduler, campaign_runs
+from bot.campaign_scheduler import CampaignScheduler
+from bot.campaigns import Campaigns, campaign_runs
 from bot.quiz import QuizStore
 from bot.retention import CHINA
 from bot.senders.telegram import TelegramSender, alerts_bot

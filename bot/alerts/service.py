@@ -71,7 +71,7 @@ def render(alert: Alert, channel: str) -> str:
     return f"【警情通报】{alert.title}\n\n{alert.body.strip()}\n\n{footer}"
 
 
-def _regions(value: str | list[str] | None) -> set[str]:
+def regions_of(value: str | list[str] | None) -> set[str]:
     if value is None:
         return set()
     parts = value if isinstance(value, list) else value.replace("，", ",").split(",")
@@ -127,14 +127,14 @@ class AlertService:
                           .where(groups.c.active.is_(True))).all()
         if regions & ALL_REGIONS:
             return [(r.channel, r.chat_id) for r in rows]
-        return [(r.channel, r.chat_id) for r in rows if _regions(r.regions) & regions]
+        return [(r.channel, r.chat_id) for r in rows if regions_of(r.regions) & regions]
 
     # -- alerts --------------------------------------------------------------------------------
 
     def create(self, officer: Officer, title: str, body: str, regions: str | list[str],
                scenario: str = "none", severity: str = "high", expires_at: datetime | None = None) -> int:
         """Validate, store the alert and one outbox row per matching target, in one transaction."""
-        title, body, wanted = normalise(title), normalise(body), _regions(regions)
+        title, body, wanted = normalise(title), normalise(body), regions_of(regions)
         if not title or not body:
             raise InvalidAlert("标题和正文都不能为空。")
         if len(title) > 200 or len(body) > 3000:
@@ -167,7 +167,7 @@ class AlertService:
     def count_targets(self, regions: str | list[str]) -> int:
         """How many active targets an alert to ``regions`` would reach (for the preview)."""
         with self.engine.connect() as db:
-            return len(self._targets(db, _regions(regions)))
+            return len(self._targets(db, regions_of(regions)))
 
     def alert_for_message(self, channel: str, chat_id: str, message_id: str) -> Alert | None:
         """The alert a delivered message carried (a resident replied to it)."""

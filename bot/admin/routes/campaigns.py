@@ -15,10 +15,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import campaigns
+from bot import campaign_messages, campaigns
 from bot.admin.routes.review import actor, off_loop
 from bot.admin.web import admin_of, signed_in_user
-from bot.campaigns import CHANNELS, DEFAULT_CHANNELS, KINDS, SCHEDULES, Campaigns, InvalidCampaign, NotYours
+from bot.campaign_messages import KINDS, QUIZ, STORY, TIP, items
+from bot.campaigns import CHANNELS, DEFAULT_CHANNELS, SCHEDULES, Campaigns, InvalidCampaign, NotYours
 from bot.retention import tracker_db_url
 from core.knowledge import scenarios
 from nlu.scenario_ids import NONE_SCENARIO
@@ -26,7 +27,7 @@ from nlu.scenario_ids import NONE_SCENARIO
 blueprint = Blueprint("admin_campaigns")
 
 FIELDS = ("name", "kind", "scenario", "content_id", "regions", "schedule", "at", "on_day", "quiet_start", "quiet_end")
-DEFAULTS = {"name": "", "kind": campaigns.DAILY_TIP, "scenario": "", "content_id": "", "regions": "全部",
+DEFAULTS = {"name": "", "kind": campaign_messages.DAILY_TIP, "scenario": "", "content_id": "", "regions": "全部",
             "schedule": campaigns.DAILY, "at": "09:00", "on_day": "", "quiet_start": "21:30", "quiet_end": "08:00"}
 DONE = {"paused": "已暂停：排队中的消息已取消，不会再发。", "resumed": "已恢复：从下一次发送时间起继续发。"}
 STATES = {"delivered": "已送达", "pending": "排队中", "sending": "发送中", "failed": "失败", "cancelled": "已取消",
@@ -52,7 +53,7 @@ def form_values(request: Request) -> tuple[dict[str, str], list[str]]:
 
 def plan_fields(values: dict[str, str], channels: list[str]) -> dict[str, Any]:
     """The keyword arguments of :meth:`Campaigns.check`: a timely tip has no scenario or item to pick."""
-    timely = values["kind"] == campaigns.DAILY_TIP
+    timely = values["kind"] == campaign_messages.DAILY_TIP
     return {"name": values["name"], "kind": values["kind"], "regions": values["regions"], "channels": channels,
             "schedule": values["schedule"], "at": values["at"], "on_day": values["on_day"] or None,
             "scenario": "" if timely else values["scenario"], "content_id": "" if timely else values["content_id"],
@@ -67,9 +68,9 @@ def content_choices() -> dict[str, list[tuple[str, str]]]:
     def label(item: Any, words: str) -> str:
         return f"{names.get(item.scenario, item.scenario)}：{words[:28]}"
 
-    return {campaigns.TIP: [(t.id, label(t, t.text)) for t in campaigns.items(campaigns.TIP)],
-            campaigns.STORY: [(s.id, label(s, s.title)) for s in campaigns.items(campaigns.STORY)],
-            campaigns.QUIZ: [(q.id, label(q, q.question)) for q in campaigns.items(campaigns.QUIZ)]}
+    return {TIP: [(t.id, label(t, t.text)) for t in items(TIP)],
+            STORY: [(s.id, label(s, s.title)) for s in items(STORY)],
+            QUIZ: [(q.id, label(q, q.question)) for q in items(QUIZ)]}
 
 
 async def page(request: Request, values: dict[str, str], channels: list[str], status: int = 200, error: str = "",
