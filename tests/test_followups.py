@@ -27,7 +27,7 @@ from sqlalchemy import String, select
 from bot import followups
 from bot.channels.telegram import sender_id
 from bot.followup_job import FollowupJob
-from bot.processes import free_port, start_action_server, stop
+from bot.processes import free_port
 from bot.retention import CHINA
 from bot.senders.budget import SendBudget
 from bot.senders.telegram import TelegramSender, alerts_bot
@@ -49,11 +49,11 @@ from core.followup import (
     read_answer,
     wants_to_stop,
 )
-from tests.conftest import start_rasa
-from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
+from tests.channel_stack import channel_stack
+from tests.fakes.telegram_api import BOT_USERNAME
 from tests.fakes.wechat_api import FakeWeChat
-from tests.test_telegram import SECRET, bot_message, message, post, user
-from tests.test_wechat import AES_KEY, APPID, OA, TOKEN, http, signed_query, text_xml
+from tests.test_telegram import bot_message, message, post, user
+from tests.test_wechat import APPID, OA, http, signed_query, text_xml
 
 RASA_TOKEN = "followup-test-token"
 PHONE = re.compile(r"1[3-9]\d{9}")
@@ -273,35 +273,8 @@ def test_the_daily_loop_runs_the_follow_up_job_at_every_look_and_survives_its_fa
 @pytest.fixture(scope="module")
 def bot(trained_model: Path) -> Iterator[dict[str, Any]]:
     """One store, one action server, one Rasa (its HTTP API on, with a token) with REST, Telegram and WeChat."""
-    folder = Path(tempfile.mkdtemp(prefix="fraudbot-"))
-    folder.chmod(0o755)
-    url = f"sqlite:///{folder / 'store.db'}"
-    telegram, wechat = FakeTelegram().start(), FakeWeChat().start()
-    env = {**os.environ, "FRAUDBOT_DB_URL": url, "WECHAT_API_BASE_URL": wechat.base_url,
-           "FRAUDBOT_TELEGRAM_GROUP_PER_MINUTE": "1000", "FRAUDBOT_RASA_TOKEN": RASA_TOKEN}
-    credentials = folder / "credentials.yml"
-    credentials.write_text(
-        "bot.channels.rest.SafeRestInput:\n"
-        "bot.channels.telegram.TelegramInput:\n"
-        f'  token: "123456:TEST"\n  webhook_secret: "{SECRET}"\n  api_base_url: "{telegram.base_url}"\n'
-        "bot.channels.wechat.OfficialAccountInput:\n"
-        f'  token: "{TOKEN}"\n  aes_key: "{AES_KEY}"\n  appid: "{APPID}"\n  secret: "oa-secret"\n'
-        "  passive_timeout: 4.0\n", encoding="utf-8")
-    port = free_port()
-    actions = start_action_server(port, quiet=True, env=env)
-    try:
-        rasa, base = start_rasa(trained_model, f"http://127.0.0.1:{port}/webhook", folder, "rasa.log", credentials,
-                                env=env, args=("--enable-api",))
-        try:
-            assert telegram.wait_for(lambda: telegram.count("getMe") >= 1, 60), "the Telegram bot never initialised"
-            yield {"url": base, "db": url, "telegram": telegram, "wechat": wechat, "log": folder / "rasa.log"}
-        finally:
-            stop(rasa)
-    finally:
-        stop(actions)
-        telegram.stop()
-        wechat.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with channel_stack(trained_model, env={"FRAUDBOT_RASA_TOKEN": RASA_TOKEN}, rasa_args=("--enable-api",)) as running:
+        yield running
 
 
 def rows(bot: dict[str, Any], table: Any = followups.followups) -> list[dict[str, Any]]:

@@ -4,10 +4,7 @@ channels, all on one store; and the words of core/reporting.py on their own."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,7 +15,6 @@ from sqlalchemy import select
 
 from bot import known, reports
 from bot.privacy import hash_id
-from bot.processes import free_port, start_action_server, stop
 from bot.store import GroupRegistry, engine
 from core import reporting
 from core.reporting import (
@@ -29,11 +25,10 @@ from core.reporting import (
     report_payload,
     wants_to_report,
 )
-from tests.conftest import start_rasa
+from tests.channel_stack import channel_stack
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
-from tests.fakes.wechat_api import FakeWeChat
-from tests.test_telegram import SECRET, bot_message, message, post, texts, user
-from tests.test_wechat import AES_KEY, APPID, OA, TOKEN, http, signed_query, text_xml
+from tests.test_telegram import bot_message, message, post, texts, user
+from tests.test_wechat import OA, http, signed_query, text_xml
 
 CONFIRMED_PHONE = "13900002222"
 GROUP = -100777
@@ -108,37 +103,12 @@ def test_rest_feedback_fields_become_payloads() -> None:
 @pytest.fixture(scope="module")
 def bot(trained_model: Path) -> Iterator[dict[str, Any]]:
     """One store, one action server, one Rasa with REST, Telegram and WeChat on it."""
-    folder = Path(tempfile.mkdtemp(prefix="fraudbot-"))
-    folder.chmod(0o755)
-    url = f"sqlite:///{folder / 'store.db'}"
-    known.confirm("phone", CONFIRMED_PHONE, officer="王警官", url=url)
-    GroupRegistry(url).record("telegram", str(GROUP), "幸福小区邻里群", regions=GROUP_REGION)
-    telegram, wechat = FakeTelegram().start(), FakeWeChat().start()
-    env = {**os.environ, "FRAUDBOT_DB_URL": url, "WECHAT_API_BASE_URL": wechat.base_url,
-           "FRAUDBOT_TELEGRAM_GROUP_PER_MINUTE": "1000"}
-    credentials = folder / "credentials.yml"
-    credentials.write_text(
-        "bot.channels.rest.SafeRestInput:\n"
-        "bot.channels.telegram.TelegramInput:\n"
-        f'  token: "123456:TEST"\n  webhook_secret: "{SECRET}"\n  api_base_url: "{telegram.base_url}"\n'
-        "bot.channels.wechat.OfficialAccountInput:\n"
-        f'  token: "{TOKEN}"\n  aes_key: "{AES_KEY}"\n  appid: "{APPID}"\n  secret: "oa-secret"\n'
-        "  passive_timeout: 4.0\n", encoding="utf-8")
-    port = free_port()
-    actions = start_action_server(port, quiet=True, env=env)
-    try:
-        rasa, base = start_rasa(trained_model, f"http://127.0.0.1:{port}/webhook", folder, "rasa.log", credentials,
-                                env=env)
-        try:
-            assert telegram.wait_for(lambda: telegram.count("getMe") >= 1, 60), "the Telegram bot never initialised"
-            yield {"url": base, "db": url, "telegram": telegram, "log": folder / "rasa.log"}
-        finally:
-            stop(rasa)
-    finally:
-        stop(actions)
-        telegram.stop()
-        wechat.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    def seed(url: str) -> None:
+        known.confirm("phone", CONFIRMED_PHONE, officer="王警官", url=url)
+        GroupRegistry(url).record("telegram", str(GROUP), "幸福小区邻里群", regions=GROUP_REGION)
+
+    with channel_stack(trained_model, seed=seed) as running:
+        yield running
 
 
 def say(bot: dict[str, Any], sender: str, text: str) -> list[dict[str, Any]]:
