@@ -2,7 +2,7 @@
 
 A campaign names its content by kind and ids, or asks for the "timely daily tip": for each group, a tip of the
 scenario residents of its regions consulted most in the last :data:`TIMELY_DAYS` days (counts from
-:func:`bot.daily_report.daily_counts`, never texts), else a rotation over the scenarios that have tips. The
+:func:`bot.retention.daily_counts`, never texts), else a rotation over the scenarios that have tips. The
 planner's preview and the scheduler both compose through :func:`compose`.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from bot import daily_report
 from bot.alerts.service import regions_of
 from bot.inbound import normalise
+from bot.retention import daily_counts
 from core import campaign as content
 from nlu.scenario_ids import NONE_SCENARIO, SCENARIO_IDS
 
@@ -57,7 +57,7 @@ def rendered(kind: str, item: Any, channel: str) -> str:
 def consulted(day: date, tracker_url: str | None, store_url: str | None) -> dict[str, Counter[str]]:
     """Consultations per region and scenario in the :data:`TIMELY_DAYS` days up to ``day`` (counts only)."""
     per_region: dict[str, Counter[str]] = {}
-    counts = daily_report.daily_counts(day - timedelta(days=TIMELY_DAYS - 1), day, tracker_url, store_url)
+    counts = daily_counts(day - timedelta(days=TIMELY_DAYS - 1), day, tracker_url, store_url)
     for keyed in counts.values():
         for (scenario, region, _intent), n in keyed.items():
             if scenario != NONE_SCENARIO:

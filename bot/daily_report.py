@@ -20,18 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from scipy.stats import poisson
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from bot import new_scripts
 from bot.reports import reports
-from bot.retention import (
-    CHINA,
-    consultation_counts,
-    consultation_key,
-    consultations_since,
-    day_start,
-    rolled_days,
-)
+from bot.retention import CHINA, daily_counts
 from bot.store import engine
 from nlu.entities import redact
 
@@ -43,46 +36,6 @@ RATE_FLOOR = 1 / BASELINE_DAYS
 """A scenario never seen in an area still has a small rate: one case a month, not zero (which would make any
 single message infinitely surprising)."""
 
-Key = tuple[str, str, str]  # scenario, region, intent
-
-
-def daily_counts(first: date, last: date, tracker_url: str | None, store_url: str | None = None
-                 ) -> dict[date, Counter[Key]]:
-    """Consultations per (scenario, region, intent) for every day from ``first`` to ``last``: rolled-up days
-    from the store, the others from the tracker store's events."""
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    counts: dict[date, Counter[Key]] = {day: Counter() for day in days}
-    rolled = rolled_days(store_url) & set(days)
-    if rolled:
-        with engine(store_url).connect() as db:
-            for row in db.execute(select(consultation_counts).where(consultation_counts.c.day.in_(sorted(rolled)))):
-                counts[row.day][(row.scenario, row.region, row.intent)] += row.count
-    if tracker_url and len(rolled) < len(days):
-        tracker = create_engine(tracker_url, future=True)
-        try:
-            with tracker.connect() as db:
-                for start, end in _runs([day for day in days if day not in rolled]):
-                    for timestamp, intent, data, _sender in db.execute(
-                            consultations_since(day_start(start), day_start(end + timedelta(days=1)))):
-                        day = datetime.fromtimestamp(timestamp, CHINA).date()
-                        if day in counts and day not in rolled:
-                            counts[day][(*consultation_key(data), intent)] += 1
-        except Exception:  # noqa: BLE001 - no events table yet: nobody has talked to the bot
-            pass
-        finally:
-            tracker.dispose()
-    return counts
-
-
-def _runs(days: list[date]) -> list[tuple[date, date]]:
-    """Consecutive days as (first, last) ranges: one query per range of days still in the events."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(days):
-        if ranges and ranges[-1][1] + timedelta(days=1) == day:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
 
 
 def rising_p(count: int, baseline_mean: float) -> float:

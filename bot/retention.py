@@ -14,6 +14,9 @@ of that session under a live conversation could make the next save write them tw
 
 - a conversation whose newest event is older than the cutoff is deleted whole;
 - in a conversation still going, the events older than the cutoff that precede its current session.
+
+Everything that counts consultations (the daily report, the timely campaign tip) reads them through
+:func:`daily_counts`: rolled-up days from the store, the others from the tracker store's events.
 """
 
 from __future__ import annotations
@@ -206,3 +209,44 @@ def run(tracker_url: str, store_url: str | None = None, days: int | None = None,
         tracker_engine.dispose()
     return RetentionResult(cutoff, rolled, len(idle), deleted + older)
 
+
+Key = tuple[str, str, str]  # scenario, region, intent
+
+
+def daily_counts(first: date, last: date, tracker_url: str | None, store_url: str | None = None
+                 ) -> dict[date, Counter[Key]]:
+    """Consultations per (scenario, region, intent) for every day from ``first`` to ``last``: rolled-up days
+    from the store, the others from the tracker store's events."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    counts: dict[date, Counter[Key]] = {day: Counter() for day in days}
+    rolled = rolled_days(store_url) & set(days)
+    if rolled:
+        with engine(store_url).connect() as db:
+            for row in db.execute(select(consultation_counts).where(consultation_counts.c.day.in_(sorted(rolled)))):
+                counts[row.day][(row.scenario, row.region, row.intent)] += row.count
+    if tracker_url and len(rolled) < len(days):
+        tracker = create_engine(tracker_url, future=True)
+        try:
+            with tracker.connect() as db:
+                for start, end in _runs([day for day in days if day not in rolled]):
+                    for timestamp, intent, data, _sender in db.execute(
+                            consultations_since(day_start(start), day_start(end + timedelta(days=1)))):
+                        day = datetime.fromtimestamp(timestamp, CHINA).date()
+                        if day in counts and day not in rolled:
+                            counts[day][(*consultation_key(data), intent)] += 1
+        except Exception:  # noqa: BLE001 - no events table yet: nobody has talked to the bot
+            pass
+        finally:
+            tracker.dispose()
+    return counts
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges: one query per range of days still in the events."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if ranges and ranges[-1][1] + timedelta(days=1) == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
