@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 from bench.results_file import write  # noqa: E402
-from bot.processes import free_port, wait_http  # noqa: E402
+from bot.processes import action_endpoints, free_port, wait_http  # noqa: E402
 
 STORY = "有人打电话自称公安局的，说我涉嫌洗钱，让我把钱转到安全账户配合调查"
 NEW_TRUTH = "【基准测试】真警察不会在电话里让你转账。"
@@ -120,8 +120,7 @@ def main() -> None:
         env = {**os.environ, "FRAUDBOT_CONTENT_DIR": str(live), "FRAUDBOT_MODEL": str(model)}
         action_port, rasa_port = free_port(), free_port()
         endpoints = tmp / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-                             f'nlg:\n  url: "http://127.0.0.1:{action_port}/nlg"\n', encoding="utf-8")
+        endpoints.write_text(action_endpoints(f"http://127.0.0.1:{action_port}"), encoding="utf-8")
         processes = [subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(action_port)],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         try:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.results_file import write  # noqa: E402
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-from bot.processes import start_action_server, wait_http  # noqa: E402
+from bot.processes import action_endpoints, start_action_server, wait_http  # noqa: E402
 
 ACTION_PORT, RASA_PORT = 5155, 5105
 
@@ -53,9 +53,8 @@ def main() -> None:
     actions = start_action_server(ACTION_PORT)
     with tempfile.TemporaryDirectory() as tmp:
         endpoints = Path(tmp) / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{ACTION_PORT}/webhook"\n'
-                             f'nlg:\n  url: "http://127.0.0.1:{ACTION_PORT}/nlg"\n'
-                             "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+        endpoints.write_text(action_endpoints(f"http://127.0.0.1:{ACTION_PORT}")
+                             + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
                              f'  dialect: sqlite\n  db: "{Path(tmp) / "rasa.db"}"\n')
         rasa = subprocess.Popen(
             [sys.executable, "-m", "rasa", "run", "-m", "models/fraudbot.tar.gz", "--endpoints",

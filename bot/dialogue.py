@@ -49,7 +49,7 @@ class Dialogue:
                                          access_log=False)
         await server.startup()
         base = f"http://127.0.0.1:{port}"
-        agent = Agent.load(str(model), action_endpoint=EndpointConfig(f"{base}/webhook"),
+        agent = Agent.load(str(model), action_endpoint=EndpointConfig(f"{base}/webhook", enable_selective_domain=True),
                            generator=EndpointConfig(f"{base}/nlg"))
         return cls(agent, server, sender)
 

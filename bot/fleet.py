@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.processes import LOOPBACK, free_port, spawn, stop, wait_http
+from bot.processes import LOOPBACK, action_endpoints, free_port, spawn, stop, wait_http
 
 PG_USER = "fraudbot"
 """The database role the bot connects as (the cluster's superuser in this layout)."""
@@ -277,9 +277,8 @@ class LoadBalancer:
 
 def rasa_endpoints(actions_url: str, postgres: Postgres, redis_server: Redis, database: str = "rasa") -> str:
     """``endpoints.yml`` of a replica: actions and NLG through the balancer, PostgreSQL, Redis locks."""
-    return (f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
-            f'nlg:\n  url: "{actions_url}/nlg"\n'
-            "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n  dialect: postgresql\n"
+    return (action_endpoints(actions_url)
+            + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n  dialect: postgresql\n"
             f"  url: {LOOPBACK}\n  port: {postgres.port}\n  db: {database}\n  username: {PG_USER}\n"
             "lock_store:\n  type: bot.lock_store.AtomicRedisLockStore\n"
             f"  url: {LOOPBACK}\n  port: {redis_server.port}\n  db: 1\n  key_prefix: fraudbot\n  socket_timeout: 10\n")

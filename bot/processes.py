@@ -30,6 +30,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def action_endpoints(actions_base: str) -> str:
+    """The action-server and NLG part of a Rasa ``endpoints.yml`` for actions at ``actions_base``.
+
+    ``enable_selective_domain``: Rasa then sends the domain (19 KB of responses, intents, slots)
+    only to the actions that ask for it (the forms' ``validate_*``), not with every action call;
+    our actions read the tracker and never the domain, and responses are rendered at ``/nlg``.
+    """
+    return (f'action_endpoint:\n  url: "{actions_base}/webhook"\n  enable_selective_domain: true\n'
+            f'nlg:\n  url: "{actions_base}/nlg"\n')
+
+
 def module_command(module: str, *args: str) -> list[str]:
     """``python -m module args`` with this interpreter (the project's virtual environment)."""
     return [sys.executable, "-m", module, *args]

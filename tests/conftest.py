@@ -14,7 +14,7 @@ import pytest
 
 from bot.fleet import EngineMissing, Postgres
 from bot.nlu_client import quiet_logs
-from bot.processes import free_port, start_action_server, stop, wait_http
+from bot.processes import action_endpoints, free_port, start_action_server, stop, wait_http
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,9 +87,8 @@ def start_rasa(model: Path, action_url: str, tmp: Path, log_name: str, credentia
     """
     port = free_port()
     endpoints = tmp / f"endpoints-{port}.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "{action_url}"\n'
-                         f'nlg:\n  url: "{action_url.removesuffix("/webhook")}/nlg"\n'
-                         "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+    endpoints.write_text(action_endpoints(action_url.removesuffix("/webhook"))
+                         + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
                          f'  dialect: sqlite\n  db: "{tracker_db(tmp, port)}"\n', encoding="utf-8")
     listen = ("-i", interface) if interface else ()
     with open(tmp / log_name, "wb") as log:  # the child keeps its own copy

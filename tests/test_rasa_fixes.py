@@ -73,3 +73,24 @@ def test_endpoint_calls_share_one_open_session_per_event_loop() -> None:
     assert [a["path"] for a in answers + again] == ["/webhook"] * 4 and answers[1]["body"] == '{"n": 2}'
     assert sessions[0] is sessions[1] and not sessions[0].closed  # one kept session for the loop
     assert later[0] is not sessions[0]
+
+
+def test_the_domain_goes_only_to_the_forms_validation_actions(tmp_path) -> None:
+    """With the project's endpoints (``bot.processes.action_endpoints``) Rasa sends the domain
+    only to the forms' ``validate_*`` actions: every other action call is ~19 KB lighter."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import read_endpoint_config
+
+    from bot.processes import PROJECT_ROOT, action_endpoints
+
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(action_endpoints("http://127.0.0.1:9"), encoding="utf-8")
+    endpoint = read_endpoint_config(str(endpoints), "action_endpoint")
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    tracker = DialogueStateTracker("someone", domain.slots)
+    calls = {name: RemoteAction(name, endpoint)._action_call_format(tracker, domain)
+             for name in ("action_assess", "validate_call_check_form")}
+    assert "domain" not in calls["action_assess"] and calls["action_assess"]["tracker"]["sender_id"] == "someone"
+    assert calls["validate_call_check_form"]["domain"]["forms"]  # the form's slots reach its validation
+    assert "action_assess" in domain.user_actions and "validate_call_check_form" in domain.user_actions

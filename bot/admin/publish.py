@@ -37,7 +37,7 @@ from bot.admin.content import Draft, Files, changed, materialise, remove_tree, t
 from bot.admin.history import History
 from bot.admin.validation import Problem, validate_files
 from bot.config import PROJECT_ROOT, TOKEN_ENV, AdminConfig
-from bot.processes import free_port, module_command, wait_http_async
+from bot.processes import action_endpoints, free_port, module_command, wait_http_async
 
 logger = logging.getLogger(__name__)
 
@@ -225,9 +225,8 @@ class Candidate:
         self.state, self.error = "starting", ""
         self.dir.mkdir(parents=True, exist_ok=True)
         action_port, rasa_port = free_port(), free_port()
-        (self.dir / "endpoints.yml").write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-            f'nlg:\n  url: "http://127.0.0.1:{action_port}/nlg"\n', encoding="utf-8")
+        (self.dir / "endpoints.yml").write_text(action_endpoints(f"http://127.0.0.1:{action_port}"),
+                                                 encoding="utf-8")
         (self.dir / "credentials.yml").write_text("bot.channels.rest.SafeRestInput: {}\n", encoding="utf-8")
         env = {**os.environ, "FRAUDBOT_CONTENT_DIR": str(self.draft.root), "RASA_TELEMETRY_ENABLED": "false"}
         log = open(self.dir / "candidate.log", "ab")
