@@ -48,9 +48,11 @@ class Evidence:
     explain: str
     patterns: tuple[re.Pattern[str], ...] = ()
     cancels: tuple[str, ...] = ()  # evidence on the other side it explains away: ids, or "kind:<kind>"
+    cancelled_by: tuple[str, ...] = ()  # evidence on the other side that explains it away (same forms)
 
     def explains_away(self, other: Evidence) -> bool:
-        return other.id in self.cancels or f"kind:{other.kind}" in self.cancels
+        return (other.id in self.cancels or f"kind:{other.kind}" in self.cancels
+                or self.id in other.cancelled_by or f"kind:{self.kind}" in other.cancelled_by)
 
     @property
     def decisive(self) -> bool:
@@ -111,7 +113,8 @@ def evidence_table() -> dict[str, Evidence]:
     for eid, spec in (raw.get("items") or {}).items():
         table[eid] = Evidence(eid, spec["side"], spec["kind"], float(spec["weight"]), spec["name"],
                               spec["explain"], tuple(re.compile(p) for p in spec.get("patterns") or ()),
-                              tuple(str(c) for c in spec.get("cancels") or ()))
+                              tuple(str(c) for c in spec.get("cancels") or ()),
+                              tuple(str(c) for c in spec.get("cancelled_by") or ()))
     return table
 
 
@@ -193,8 +196,9 @@ def assess(scam_probability: float, evidence: Sequence[str], money_sent: bool = 
     """The risk of a message from its calibrated scam probability and the evidence found.
 
     score = logit(P(scam)) + weights of the evidence for - weights of the evidence against,
-    after dropping the evidence that the other side explains away (``cancels``): first the facts
-    against that a demand explains away, then the demands that the remaining facts explain away.
+    after dropping the evidence that the other side explains away (``cancels``, or the fact's own
+    ``cancelled_by``): first the facts against that a demand explains away, then the demands that
+    the remaining facts explain away.
 
     - money already sent is high, whatever else;
     - evidence against weighing at least ``against`` (met in person, nothing asked, a warning…)

@@ -31,6 +31,8 @@ RULES = {
     "callback": ("短信说退款请回复1，有客服联系您", "短信说您的快递到了"),
     "in_person": ("女儿当面找我借两万块钱", "网恋对象从没见过面，说要借钱"),
     "own_channel": ("我自己打开了工商银行官方APP查了一下", "对方发了个链接让我下载APP"),
+    "verified_by_own_call": ("孙子说要交资料费，我打他平时用的号码问了，是真的", "他让我打他给的号码核实一下"),
+    "settled_officially": ("在游戏内商城买的皮肤，用我自己的微信付的", "对方说游戏账号可以私下交易，便宜一半"),
     "nothing_asked": ("他什么都没要，就说注意安全", "他要我转账"),
     "warning_or_news": ("新闻说警方抓获了一个诈骗团伙", "有人给我打电话说我中奖了"),
     "says_it_is_fraud": ("凡是要求转账到安全账户的都是诈骗", "请把钱转到安全账户"),
@@ -151,6 +153,30 @@ def test_group_warning_only_on_high_risk_with_a_demand() -> None:
                       signals=detect_signals(text))
     assert warrants_group_warning(scam, 0.8)
     assert not warrants_group_warning(topic_only, 0.8)
+
+
+@pytest.mark.parametrize("text", [
+    "客服说我在旗舰店买的衣服有质量问题，要我共享屏幕办理退款",
+    "说我在游戏内商城买的皮肤异常，要先交500保证金才能解冻",
+])
+def test_where_the_resident_bought_protects_nothing_once_something_is_asked(text: str) -> None:
+    """Scammers name the shop the resident used; the demand explains that fact away (``cancelled_by``)."""
+    found = find(text, signals=None)
+    assert "settled_officially" in found
+    judged = assess(0.9, found, thresholds=Thresholds(high=2.5, low=1.0, against=2.5))
+    assert "settled_officially" not in judged.against_ids and judged.risk == "high", judged
+
+
+def test_a_request_face_to_face_or_checked_on_the_usual_number_is_not_a_stranger_s() -> None:
+    """In person, or verified by calling the number the resident always had, explains away "帮我付一下"."""
+    for text in ("同事就坐我旁边，让我帮他付一下外卖，回头转我",
+                 "表哥微信让我帮他付一下房租，我打他原来的号码问了，确实是他本人发的"):
+        found = find(text, signals=None)
+        judged = assess(0.95, found, thresholds=Thresholds(high=2.5, low=1.0, against=2.5))
+        assert "pay_on_behalf" in found and "pay_on_behalf" not in judged.for_ids, (text, judged)
+        assert judged.risk == "low", (text, judged)
+    stranger = find("新加的微信说是表哥，让我帮他付一下房租", signals=None)
+    assert assess(0.95, stranger, thresholds=Thresholds(high=2.5, low=1.0, against=2.5)).risk == "high"
 
 
 def test_a_courier_at_the_door_is_not_the_protection_of_meeting_in_person() -> None:
