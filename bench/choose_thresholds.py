@@ -2,8 +2,11 @@
 
     .venv/bin/python -m bench.choose_thresholds [--model models/fraudbot.tar.gz] [--write]
 
-The validation split is ``tests/data/nlu_holdout.yml`` (20 % of the project's examples, never
-trained on). The independent sets in ``bench/data`` are NEVER used here: they measure the
+The validation data are ``tests/data/nlu_holdout.yml`` (20 % of the project's examples, never
+trained on) and ``tests/data/lookalike_validation.csv`` (genuine look-alikes and scams that
+sound protective, written by a separate writer, never trained on): the split's look-alikes come
+from the same writers as the training data, so alone it flatters how well genuine situations
+are told apart. The independent sets in ``bench/data`` are NEVER used here: they measure the
 result afterwards (``fraudbot eval``).
 
 Every message of the split is parsed once by the trained model and turned into a case exactly
@@ -38,7 +41,8 @@ from bot.nlu_client import DEFAULT_MODEL, PROJECT_ROOT, Classifier, case_from_pa
 from core.verdict import Case, assessment
 from nlu.evidence import Thresholds
 
-VALIDATION = PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml"
+VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
+              PROJECT_ROOT / "tests" / "data" / "lookalike_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 GRID_HIGH = np.arange(0.0, 8.01, 0.5)
@@ -91,7 +95,7 @@ def choose(cases: list[tuple[Case, bool]]) -> tuple[Thresholds, Figures]:
 
 async def parse_cases(model: Path) -> list[tuple[Case, bool]]:
     classifier = await Classifier.load(model)
-    rows = read_labelled(VALIDATION)
+    rows = [row for path in VALIDATION for row in read_labelled(path)]
     return [(case_from_parse(await classifier.parse(text)), label != NONE) for text, label in rows]
 
 
@@ -105,7 +109,7 @@ def main() -> int:
     limits, found = choose(cases)
     ece = calibration_error([case.p_scam for case, _ in cases], [scam for _, scam in cases])
     current = figures(cases, Thresholds())
-    print(f"validation split: {VALIDATION.relative_to(PROJECT_ROOT)} ({len(cases)} messages, "
+    print(f"validation: {' + '.join(str(p.relative_to(PROJECT_ROOT)) for p in VALIDATION)} ({len(cases)} messages, "
           f"{sum(not s for _, s in cases)} genuine)")
     print(f"chosen thresholds: high={limits.high} low={limits.low} against={limits.against}")
     print(f"  scams given medium or high: {found.scam_flagged:.3f}   scams given high: {found.scam_high:.3f}")
@@ -116,7 +120,7 @@ def main() -> int:
     if args.write:
         RISK_FILE.write_text(
             "# Risk thresholds over the evidence score (nlu/evidence.py `assess`).\n"
-            "# Chosen on the validation split tests/data/nlu_holdout.yml ONLY, by\n"
+            "# Chosen on the validation data tests/data/nlu_holdout.yml + lookalike_validation.csv ONLY, by\n"
             "#   .venv/bin/python -m bench.choose_thresholds --write\n"
             "# never on the independent sets in bench/data.\n"
             "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"
