@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.inbound import clean_text
 from bot.known import lookups_for
-from core.verdict import Case, assessment, readable, reported_scenario, says_money_sent
+from core.verdict import NONE, Case, assessment, readable, reported_scenario, says_money_sent
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "fraudbot.tar.gz"
@@ -92,6 +92,7 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
     text = parse.get("text") or ""
     probability = parse.get("scam_probability")
     known, stored = lookups_for(text, entities)
+    ranking = parse.get("scenario_ranking") or ()
     return Case(
         text=text,
         scenario=scenario.get("name", "none"),
@@ -102,6 +103,7 @@ def case_from_parse(parse: dict[str, Any]) -> Case:
         bank=next((str(e["value"]) for e in entities if e.get("entity") in ("bank", "platform")), None),
         unreadable=not readable(text, entities),
         scam_probability=float(probability) if isinstance(probability, (int, float)) else None,
+        nearest_scam=next((str(r["name"]) for r in ranking if r.get("name") not in (None, NONE)), None),
         known=known,
         indicators=stored,
     )

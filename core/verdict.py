@@ -72,6 +72,9 @@ class Case:
     alert_title: str | None = None  # a police alert the resident is asking about
     unreadable: bool = False  # nothing in the message the bot can read (see ``readable``)
     scam_probability: float | None = None  # calibrated P(scam) from the NLU; None: from the scenario
+    # The likeliest scam scenario in the classifier's ranking when ``none`` came first: what a message
+    # resembles once its demands (or money gone) make it a scam after all (``reported_scenario``).
+    nearest_scam: str | None = None
     # What the conversation knows beyond this message (core.moments): what the resident has
     # done or feels (reported_police, code_given, link_clicked, afraid …), how the contact came,
     # who is asking, whether the hotline block was already shown, the resident's language.
@@ -272,13 +275,19 @@ def risk(case: Case) -> str:
 
 
 def reported_scenario(case: Case, found: Assessment | None = None) -> str:
-    """The scenario ``fraudbot classify`` reports: ``none`` when the evidence shows a genuine
-    situation (low risk because of facts against a scam, nothing decisive for one, no money
-    sent), else the classifier's scenario. Chosen on the validation split, where it raised
-    ``none`` recall without costing scam recall; the resemblance is still reported beside it."""
+    """The scenario ``fraudbot classify`` reports, in agreement with the risk.
+
+    ``none`` when the evidence shows a genuine situation (low risk because of facts against a
+    scam, nothing decisive for one, no money sent); the likeliest scam scenario when the
+    classifier put ``none`` first but a demand or money already gone makes the message a scam
+    (medium or high); else the classifier's scenario. Both were chosen on the validation data
+    (the split and ``tests/data/lookalike_validation.csv``); the resemblance is reported beside it.
+    """
     found = found or assessment(case)
     if found.risk == "low" and found.against_ids and not found.decisive and not case.money_sent:
         return NONE
+    if case.scenario == NONE and found.risk != "low" and (found.decisive or case.money_sent) and case.nearest_scam:
+        return case.nearest_scam
     return case.scenario
 
 

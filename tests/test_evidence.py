@@ -15,6 +15,8 @@ from nlu.signals import detect_signals
 # id: (a message that shows it, a message that does not: negated or absent)
 RULES = {
     "asks_transfer": ("对方让我马上转账到他给的账户", "对方没让我转账，就问了问情况"),
+    "asks_to_lend": ("打电话来说是老同学，遇到难处要借两万", "我借了同事一本书"),
+    "hands_over_card": ("那人叫我去银行办张新卡，办好了卡给他，他给我五百", "我陪孩子去银行办了张卡，卡他自己拿着"),
     "pays_compensation": ("说我孙子把人打伤了，要赔2万块才能私了", "孩子学校说医药费由保险公司出"),
     "relays_money": ("网友让我帮他收一笔钱再转给别人", "我帮邻居收了个快递"),
     "gift_card": ("他让我去超市买了3000的购物卡，把卡密发给他", "公司发了一张超市卡当福利"),
@@ -197,3 +199,19 @@ def test_classify_reports_none_for_a_genuine_situation_but_keeps_the_resemblance
     assert reported_scenario(question) == "romance"  # a question about a scam keeps its scenario
     sent = Case(text="当面给了他两万", scenario="romance", confidence=0.9, scam_probability=0.99, money_sent=True)
     assert reported_scenario(sent) == "romance"
+
+
+def test_classify_names_the_nearest_scam_when_a_demand_outweighs_the_classifier_s_none() -> None:
+    """The reported scenario agrees with the risk: a demand the classifier's ``none`` did not see still
+    makes the message a scam, named by the likeliest scam scenario; without one it stays ``none``."""
+    from core.verdict import reported_scenario
+
+    demand = Case(text="他说是我外甥，要我打一万块钱给他，急用", scenario="none", confidence=0.6,
+                  scam_probability=0.4, nearest_scam="impersonate_acquaintance")
+    assert assessment(demand).risk != "low" and reported_scenario(demand) == "impersonate_acquaintance"
+    gone = Case(text="钱已经转给卖狗的人了，人找不到了", scenario="none", confidence=0.6, scam_probability=0.4,
+                money_sent=True, nearest_scam="fake_shopping")
+    assert reported_scenario(gone) == "fake_shopping"
+    plain = Case(text="手机欠费了还能收短信吗", scenario="none", confidence=0.6, scam_probability=0.4,
+                 nearest_scam="phishing_link")
+    assert reported_scenario(plain) == "none"
