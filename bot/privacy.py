@@ -89,11 +89,28 @@ def redacted(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        out = {(redact(key) if isinstance(key, str) else key): redacted(item) for key, item in value.items()}
+        out = {(_redacted_key(key) if isinstance(key, str) else key): redacted(item) for key, item in value.items()}
         return _masked_entity(value, out)
     if isinstance(value, (list, tuple)):
         return [redacted(item) for item in value]
     return value
+
+
+_CLEAN_KEYS: set[str] = set()
+MAX_CLEAN_KEYS = 4096
+"""Dict keys remembered as needing no redaction. An event has the same few dozen keys every time (two
+thirds of the strings in a stored turn, issue 14); anything beyond the bound is simply redacted again."""
+
+
+def _redacted_key(key: str) -> str:
+    """``redact(key)``, remembered for the keys it leaves unchanged: :func:`redact` depends on its text
+    alone, and a key it leaves unchanged holds nothing it would mask, so nothing personal is kept."""
+    if key in _CLEAN_KEYS:
+        return key
+    result = redact(key)
+    if result == key and len(_CLEAN_KEYS) < MAX_CLEAN_KEYS:
+        _CLEAN_KEYS.add(key)
+    return result
 
 
 def _masked_entity(original: dict, out: dict) -> dict:

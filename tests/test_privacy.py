@@ -155,6 +155,24 @@ def test_redact_log_text_reads_json_escapes() -> None:
         == '"１３８******１１"'
 
 
+def test_dict_keys_are_redacted_every_time_and_only_clean_ones_are_remembered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are remembered to save time (issue 14): the result is redact's, a key it would mask is never kept."""
+    from nlu.entities import redact
+
+    monkeypatch.setattr(privacy, "_CLEAN_KEYS", set())
+    value = {"13812345678": {"QQ号：88886666": "x"}, "event": "user", "wx_abcdefg": 1, "name": "13912345678"}
+    expected = {redact(key): item for key, item in value.items()}
+    expected["138******78"] = {redact("QQ号：88886666"): "x"}
+    expected["name"] = "139******78"
+    assert privacy.redacted(value) == privacy.redacted(value) == expected  # the second time from memory
+    assert privacy._CLEAN_KEYS == {"event", "name"}  # "wx_abcdefg" reads as a WeChat id and is masked
+
+    monkeypatch.setattr(privacy, "MAX_CLEAN_KEYS", 2)
+    assert privacy.redacted({"slot": 1, "value": 2}) == {"slot": 1, "value": 2}
+    assert privacy._CLEAN_KEYS == {"event", "name"}  # bounded: beyond it, keys are simply redacted again
+
+
 # --- the scripted session through the real server --------------------------------------------
 
 PERSONAL = {

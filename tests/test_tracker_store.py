@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import health
+from bot.fleet import PG_USER, Postgres
 from bot.privacy import hash_id
 from bot.tracker_store import MAX_METADATA_BYTES, RedactingSQLTrackerStore, StoredKey
 
@@ -210,3 +213,91 @@ def test_a_removed_database_is_reported_and_recreated(tmp_path: Path) -> None:
     asyncio.run(store.save(conversation("u1")))  # the table is made again, and the store is well
     assert health.status() == {"status": "ok"}
     assert asyncio.run(store_at(db).retrieve("u1")).get_slot("scenario") == "impersonate_police"
+
+
+# --- what a turn costs: the same rows as Rasa's own store, without its redundant queries (issue 14) ------------
+
+TURNS = (("u1", "你好", False), ("u2", "我被骗了", False), ("u1", "工商银行", False), ("u1", "又是我", True),
+         ("u1", "没有", False), ("u2", "谢谢", False))
+"""Sender, text, and whether the turn starts a new session (as after an expired one)."""
+
+
+def statements(store: SQLTrackerStore) -> list[str]:
+    """Every SQL statement the store sends from now on."""
+    sent: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: sent.append(args[2].lower()))
+    return sent
+
+
+async def play(store: SQLTrackerStore) -> None:
+    """Turns of two conversations as Rasa's processor plays them: through its fail-safe wrapper, the tracker
+    fetched or created (and the new one saved empty), a session started when due, the turn added, saved."""
+    wrapped = FailSafeTrackerStore(store)
+    for sender, text, new_session in TURNS:
+        tracker = await wrapped.get_or_create_tracker(sender, append_action_listen=False)
+        if not tracker.events or new_session:
+            for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+                tracker.update(event)
+        add_turn(tracker, text)
+        await wrapped.save(tracker)
+
+
+def stored_rows(store: SQLTrackerStore) -> list[list[tuple[Any, ...]]]:
+    """Each conversation's rows in order (by first row), events without their timestamps."""
+    with store.engine.connect() as db:
+        rows = db.execute(sa.text("SELECT sender_id, type_name, action_name, intent_name, data FROM events "
+                                  "ORDER BY id")).all()
+    conversations: dict[str, list[tuple[Any, ...]]] = {}
+    for sender, *columns, data in rows:
+        event = {key: value for key, value in json.loads(data).items() if key != "timestamp"}
+        conversations.setdefault(sender, []).append((*columns, event))
+    return list(conversations.values())
+
+
+def rasas_store_writes_the_same(ours: SQLTrackerStore, rasas: SQLTrackerStore) -> None:
+    sent, sent_by_rasa = statements(ours), statements(rasas)
+    asyncio.run(play(ours))
+    asyncio.run(play(rasas))
+    assert stored_rows(ours) == stored_rows(rasas)
+    assert [len(rows) for rows in stored_rows(ours)] == [14, 7]  # every event once, none twice
+    assert sum("count(" in statement for statement in sent_by_rasa) == len(TURNS) + 2  # two new conversations
+    assert not any("count(" in statement for statement in sent)
+    assert sum(statement.startswith("insert") for statement in sent) == len(TURNS)  # one statement a turn
+
+
+def test_turns_are_stored_as_rasas_own_store_stores_them(tmp_path: Path) -> None:
+    """Nothing personal in these turns, so redaction changes nothing and the rows must be Rasa's, one for one."""
+    rasas_store_writes_the_same(store_at(tmp_path / "ours.db"),
+                                SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db")))
+
+
+def test_fleet_turns_are_stored_on_postgresql_as_rasas_own_store_stores_them(postgres: Postgres) -> None:
+    def store(cls: type[SQLTrackerStore], database: str) -> SQLTrackerStore:
+        postgres.create_database(database)
+        return cls(DOMAIN, dialect="postgresql", host="127.0.0.1", port=postgres.port, db=database,
+                   username=PG_USER)
+
+    rasas_store_writes_the_same(store(RedactingSQLTrackerStore, "ours"), store(SQLTrackerStore, "rasas"))
+
+
+def test_an_empty_tracker_is_not_sent_to_the_database(tmp_path: Path) -> None:
+    store = store_at(tmp_path / "rasa.db")
+    sent = statements(store)
+    asyncio.run(store.save(DialogueStateTracker("u1", DOMAIN.slots)))
+    assert sent == [] and asyncio.run(store.retrieve("u1")) is None
+
+
+def test_a_tracker_the_store_did_not_just_read_is_counted_as_rasa_counts_it(tmp_path: Path) -> None:
+    """A copy of a read tracker, or the same tracker saved twice: the stored rows are counted again."""
+    store = store_at(tmp_path / "rasa.db")
+    asyncio.run(store.save(conversation("u1")))
+    read = asyncio.run(store.retrieve("u1"))
+    copied = copy.deepcopy(read)
+    add_turn(copied, "建行")
+    sent = statements(store)
+    asyncio.run(store.save(copied))
+    add_turn(copied, "没有")
+    asyncio.run(store.save(copied))
+    assert sum("count(" in statement for statement in sent) == 2
+    texts = [e.text for e in asyncio.run(store.retrieve("u1")).events if isinstance(e, UserUttered)]
+    assert texts == ["你好", "建行", "没有"]
