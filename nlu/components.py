@@ -37,7 +37,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
 import nlu.spacy_pipeline  # noqa: F401  registers the spaCy factory before SpacyNLP loads
-from nlu.linear_model_files import LinearModelFiles
+from nlu.linear_model_files import LinearModelFiles, column_major
 from nlu.scenario_ids import NONE_SCENARIO
 from nlu.signals import detect_signals
 
@@ -165,6 +165,7 @@ class ScenarioClassifier(GraphComponent):
         features = self._vectorizer.fit_transform(texts)
         self._classifier = self._new_classifier()
         self._classifier.fit(features, labels)
+        self._classifier.coef_ = column_major(self._classifier.coef_)
         self.persist()
         return self._resource
 

@@ -33,7 +33,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from nlu.linear_model_files import LinearModelFiles
+from nlu.linear_model_files import LinearModelFiles, column_major
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         # Rebuilt exactly as load() does, so that predictions before and after loading are equal.
         self._vectorizer = self._fitted_vectorizer(vectorizer.vocabulary_, vectorizer.idf_)
         self._classes = [str(c) for c in model.classes_]
-        self._coef = model.coef_.astype(np.float32)
+        self._coef = column_major(model.coef_.astype(np.float32))
         self._intercept = model.intercept_.astype(np.float32)
         self.persist()
         return self._resource

@@ -14,6 +14,17 @@ from pathlib import Path
 import numpy as np
 
 
+def column_major(coef: np.ndarray) -> np.ndarray:
+    """The weights laid out so that ``features @ coef.T`` reads them in place.
+
+    A message's features are one sparse row; scipy multiplies it with a C-ordered dense matrix only,
+    so ``coef.T`` of C-ordered weights was copied whole (16 × 40,000 numbers) for every message:
+    0.3 ms each for the intent and the scenario classifier. Stored column-major, ``coef.T`` is
+    C-ordered already (0.004 ms); the numbers and the products are the same.
+    """
+    return np.asfortranarray(coef)
+
+
 @dataclass(frozen=True)
 class LinearModelFiles:
     """What a trained linear text classifier is: its vocabulary, idf, classes and weights."""
@@ -38,4 +49,4 @@ class LinearModelFiles:
         vocabulary = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
         classes = json.loads((directory / "classes.json").read_text(encoding="utf-8"))
         with np.load(directory / "weights.npz") as weights:
-            return cls(vocabulary, weights["idf"], classes, weights["coef"], weights["intercept"])
+            return cls(vocabulary, weights["idf"], classes, column_major(weights["coef"]), weights["intercept"])

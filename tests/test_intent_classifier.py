@@ -111,3 +111,19 @@ def test_untrained_or_missing_model_gives_no_intent(storage: LocalModelStorage) 
     classifier.train(TrainingData([Message(data={TEXT: "你好", INTENT: "greet"})]))
     loaded = LinearIntentClassifier.load({}, storage, Resource("none"), context())
     assert parse(loaded, "你好").get(INTENT) == {"name": None, "confidence": 0.0}
+
+
+def test_weights_are_kept_so_that_a_message_s_product_reads_them_in_place() -> None:
+    """``features @ coef.T`` of a sparse row copies C-ordered weights whole for every message; the
+    column-major weights give the same products without the copy (issue 14)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from nlu.linear_model_files import column_major
+
+    rng = np.random.default_rng(7)
+    coef = rng.random((5, 300)).astype(np.float32)
+    features = sp.random(1, 300, density=0.05, format="csr", dtype=np.float32, random_state=7)
+    kept = column_major(coef)
+    assert kept.T.flags.c_contiguous and not coef.T.flags.c_contiguous
+    assert np.array_equal(np.asarray(features @ kept.T), np.asarray(features @ coef.T))
