@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.choose_thresholds [--model models/fraudbot.tar.gz] [--write]
 
 The validation data are ``tests/data/nlu_holdout.yml`` (20 % of the project's examples, never
-trained on) and ``tests/data/lookalike_validation.csv`` (genuine look-alikes and scams that
-sound protective, written by a separate writer, never trained on): the split's look-alikes come
+trained on) ``tests/data/lookalike_validation.csv`` (genuine look-alikes and scams that sound
+protective) and ``tests/data/sms_validation.csv`` (pasted commercial, service and official SMS
+against scam SMS and call scripts), each written by a separate writer and never trained on: the split's look-alikes come
 from the same writers as the training data, so alone it flatters how well genuine situations
 are told apart. The independent sets in ``bench/data`` are NEVER used here: they measure the
 result afterwards (``fraudbot eval``).
@@ -42,7 +43,8 @@ from core.verdict import Case, assessment
 from nlu.evidence import Thresholds
 
 VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
-              PROJECT_ROOT / "tests" / "data" / "lookalike_validation.csv")
+              PROJECT_ROOT / "tests" / "data" / "lookalike_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "sms_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 GRID_HIGH = np.arange(0.0, 8.01, 0.5)
@@ -120,7 +122,8 @@ def main() -> int:
     if args.write:
         RISK_FILE.write_text(
             "# Risk thresholds over the evidence score (nlu/evidence.py `assess`).\n"
-            "# Chosen on the validation data tests/data/nlu_holdout.yml + lookalike_validation.csv ONLY, by\n"
+            "# Chosen on the validation data in tests/data (nlu_holdout.yml, lookalike_validation.csv,\n"
+            "# sms_validation.csv) ONLY, by\n"
             "#   .venv/bin/python -m bench.choose_thresholds --write\n"
             "# never on the independent sets in bench/data.\n"
             "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"
