@@ -51,7 +51,8 @@ COULD_NOT_READ = "utter_hotline_fallback"  # the domain's "could not read that" 
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 _KNOWLEDGE = re.compile(
-    r"什么是|是什么|是啥|怎么识别|如何识别|怎么防|如何防|怎么辨别|如何辨别|有哪些|怎么骗|常见|套路|犯法吗|违法吗")
+    r"什么是|是什么|是啥|怎么识别|如何识别|怎么防|如何防|怎么辨别|如何辨别|有哪些|怎么骗|常见|套路|犯法吗|违法吗"
+    r"|(怎么|如何|怎样|咋)(教|提醒|劝|分辨|避免)")
 _CALL = re.compile(r"电话|来电|打给我|打来|致电|通话|打过来")
 _SMS = re.compile(r"短信|信息|链接|网址|【")
 
@@ -237,8 +238,9 @@ def assessment(case: Case, limits: Thresholds | None = None) -> Assessment:
         return Assessment("low", 0.0)
     evidence = case.evidence
     if case.knowledge_question and not case.asked_money and not case.asked_code:
+        # a question names a scam's script ("什么是注销校园贷") without anyone using it on the resident
         table = evidence_table()
-        if not any(table[e].decisive for e in evidence):
+        if not any(table[e].decisive and table[e].kind != "phrasing" for e in evidence):
             return assess(0.0, [e for e in evidence if table[e].side == "against"], thresholds=limits)
     found = assess(case.p_scam, evidence, money_sent=case.money_sent, thresholds=limits)
     if known_hits(case):
@@ -278,13 +280,13 @@ def reported_scenario(case: Case, found: Assessment | None = None) -> str:
     """The scenario ``fraudbot classify`` reports, in agreement with the risk.
 
     ``none`` when the evidence shows a genuine situation (low risk because of facts against a
-    scam, nothing decisive for one, no money sent); the likeliest scam scenario when the
+    scam that outweigh whatever was asked, no money sent); the likeliest scam scenario when the
     classifier put ``none`` first but a demand or money already gone makes the message a scam
     (medium or high); else the classifier's scenario. Both were chosen on the validation data
     (the split and ``tests/data/lookalike_validation.csv``); the resemblance is reported beside it.
     """
     found = found or assessment(case)
-    if found.risk == "low" and found.against_ids and not found.decisive and not case.money_sent:
+    if found.risk == "low" and found.against_ids and not case.money_sent:
         return NONE
     if case.scenario == NONE and found.risk != "low" and (found.decisive or case.money_sent) and case.nearest_scam:
         return case.nearest_scam

@@ -109,7 +109,8 @@ def evidence_table() -> dict[str, Evidence]:
     table: dict[str, Evidence] = {}
     for sid, spec in (raw.get("signals") or {}).items():
         signal = signals[sid]
-        table[sid] = Evidence(sid, FOR, spec["kind"], float(spec["weight"]), signal.name, signal.explain)
+        table[sid] = Evidence(sid, FOR, spec["kind"], float(spec["weight"]), signal.name, signal.explain,
+                              cancels=tuple(str(c) for c in spec.get("cancels") or ()))
     for eid, spec in (raw.get("items") or {}).items():
         table[eid] = Evidence(eid, spec["side"], spec["kind"], float(spec["weight"]), spec["name"],
                               spec["explain"], tuple(re.compile(p) for p in spec.get("patterns") or ()),

@@ -217,3 +217,30 @@ def test_classify_names_the_nearest_scam_when_a_demand_outweighs_the_classifier_
     plain = Case(text="手机欠费了还能收短信吗", scenario="none", confidence=0.6, scam_probability=0.4,
                  nearest_scam="phishing_link")
     assert reported_scenario(plain) == "none"
+
+
+def test_told_to_hide_it_from_the_teller_the_counter_protects_nothing() -> None:
+    """A caller who sends the resident to the counter and says not to tell the teller planned that visit."""
+    text = "刘警官说案件进入资金核查，让我到银行柜台开通网银，切勿向柜员透露任何信息"
+    found = find(text, signals=None)
+    assert {"secrecy", "in_person"} <= set(found)
+    judged = assess(0.5, found, thresholds=LIMITS)
+    assert "in_person" not in judged.against_ids and judged.risk != "low", judged
+
+
+def test_a_question_that_names_a_scam_script_is_not_a_scam_happening() -> None:
+    """"怎么教孩子防注销校园贷的骗局" names the script; nobody used it on the resident."""
+    for text in ("孩子要去外地上大学了，怎么教她防骗，特别是冒充官方注销校园贷那种", "什么是注销校园贷诈骗"):
+        case = Case(text=text, scenario="credit_repair", confidence=0.95, scam_probability=0.97)
+        assert case.knowledge_question and "known_script" in case.evidence
+        assert risk(case) == "low", text
+
+
+def test_facts_that_outweigh_a_request_make_classify_say_none() -> None:
+    """Checked on the number he always had and met the same evening: the request was his own."""
+    from core.verdict import reported_scenario
+
+    text = "我弟qq上让我转钱，我拨了他用了十几年的那个老号码，他接了说是他本人，晚上还当面把借条给我了"
+    case = Case(text=text, scenario="impersonate_acquaintance", confidence=0.9, scam_probability=0.9)
+    found = assessment(case)
+    assert found.risk == "low" and found.against_ids and reported_scenario(case, found) == "none"
