@@ -281,14 +281,15 @@ def reported_scenario(case: Case, found: Assessment | None = None) -> str:
 
     ``none`` when the evidence shows a genuine situation (low risk because of facts against a
     scam that outweigh whatever was asked, no money sent); the likeliest scam scenario when the
-    classifier put ``none`` first but a demand or money already gone makes the message a scam
-    (medium or high); else the classifier's scenario. Both were chosen on the validation data
-    (the split and ``tests/data/lookalike_validation.csv``); the resemblance is reported beside it.
+    classifier put ``none`` first but evidence for a scam (a demand, a hook, a promise of returns)
+    or money already gone makes it medium or high; else the classifier's scenario. Both were chosen
+    on the validation data (the split, ``tests/data/lookalike_validation.csv`` and
+    ``sms_validation.csv``); the resemblance is reported beside it.
     """
     found = found or assessment(case)
     if found.risk == "low" and found.against_ids and not case.money_sent:
         return NONE
-    if case.scenario == NONE and found.risk != "low" and (found.decisive or case.money_sent) and case.nearest_scam:
+    if case.scenario == NONE and found.risk != "low" and (found.for_ids or case.money_sent) and case.nearest_scam:
         return case.nearest_scam
     return case.scenario
 

@@ -214,6 +214,9 @@ def test_classify_names_the_nearest_scam_when_a_demand_outweighs_the_classifier_
     gone = Case(text="钱已经转给卖狗的人了，人找不到了", scenario="none", confidence=0.6, scam_probability=0.4,
                 money_sent=True, nearest_scam="fake_shopping")
     assert reported_scenario(gone) == "fake_shopping"
+    hook = Case(text="【内参】明日涨停标的已出，回复1获取，预期收益30%以上", scenario="none", confidence=0.5,
+                scam_probability=0.6, nearest_scam="fake_investment")
+    assert assessment(hook).risk == "medium" and reported_scenario(hook) == "fake_investment"
     plain = Case(text="手机欠费了还能收短信吗", scenario="none", confidence=0.6, scam_probability=0.4,
                  nearest_scam="phishing_link")
     assert reported_scenario(plain) == "none"
