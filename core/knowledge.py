@@ -96,6 +96,12 @@ def money_sent_patterns() -> list[str]:
     return list((_read("money_sent.yml") or {}).get("patterns") or [])
 
 
+def incoming_money(kind: str) -> list[str]:
+    """Regular expressions of ``data/money_sent.yml``: ``incoming`` (money that came to the resident) or
+    ``sender`` (the resident as the one who sent it)."""
+    return list((_read("money_sent.yml") or {}).get(kind) or [])
+
+
 def loss_confirmations() -> list[str]:
     """Regular expressions for a loss the resident confirms (把我删了, 人没了): ``data/money_sent.yml``."""
     return list((_read("money_sent.yml") or {}).get("confirmations") or [])

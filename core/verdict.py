@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from core.knowledge import ScenarioInfo, data_dir, fresh_yaml, loss_confirmations, money_sent_patterns, scenarios
+from core.knowledge import (
+    ScenarioInfo,
+    data_dir,
+    fresh_yaml,
+    incoming_money,
+    loss_confirmations,
+    money_sent_patterns,
+    scenarios,
+)
 from core.languages import ENGLISH, SIMPLIFIED, language_of
 from core.moments import Safeguard, claims_identity, is_notice, request_in, safeguard_in
 from core.report_lines import official_domain, official_number
@@ -168,6 +176,12 @@ def carries_money_sent(text: str) -> bool:
     return _any_match(money_sent_patterns(), text)
 
 
+def received_only(text: str) -> bool:
+    """Whether the money in ``text`` came to the resident and nothing says they sent any
+    (孙子给我支付宝转了200块: "转了" is a gift received, not the golden hour)."""
+    return _any_match(incoming_money("incoming"), text) and not _any_match(incoming_money("sender"), text)
+
+
 def confirms_loss(text: str) -> bool:
     """Whether the resident confirms the loss (收了钱就把我删了, 转给他结果人没了)."""
     return _any_match(loss_confirmations(), text)
@@ -182,7 +196,8 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
     (on top, or in ``ranking`` when the fallback or a close consult won) AND the words must
     carry it: the classifier always picks some intent, and for text it cannot read
     (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
-    A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``core.moments.is_notice``).
+    A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``core.moments.is_notice``), and
+    money that came to the resident with nothing sent back (``received_only``) is not one either.
     An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``;
     a loss the resident confirms in the same message (``confirms_loss``) needs no share at all.
     """
@@ -190,6 +205,8 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
         return False
     if confirms_loss(text):
         return True
+    if received_only(text):
+        return False
     corroborated = any(e.get("entity") in CORROBORATING_ENTITIES for e in entities)
     needed = MONEY_SENT_CORROBORATED if corroborated else MONEY_SENT_CONFIDENCE
     return money_sent_probability(intent, ranking) >= needed

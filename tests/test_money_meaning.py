@@ -212,3 +212,16 @@ def test_a_broken_pattern_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pyte
     assert carries_money_sent("已经汇了两万")
     assert not carries_money_sent("转了两万")
     assert "not a regular expression" in caplog.text
+
+
+@pytest.mark.parametrize("text,sent", [
+    ("我孙子给我支付宝转了200块 说是他第一个月工资孝敬我的", False),
+    ("退款转到我卡上了 这个是真的吧", False),
+    ("骗子先给我返了30块，后来我又充了500", True),
+    ("他给我转了一笔钱让我转给别人，我转了", True),
+    ("刷单第一单给我返了20，第二单让我垫付了300", True),
+])
+def test_money_that_came_to_the_resident_is_not_the_golden_hour(text: str, sent: bool) -> None:
+    """"转了" said of a gift received is not money gone, unless the resident also sent some."""
+    intent = {"name": MONEY_SENT_INTENT, "confidence": 0.9}
+    assert says_money_sent(intent, text) is sent
