@@ -111,6 +111,8 @@ def test_the_repository_content_is_valid(files: content.Files) -> None:
     (MONEY_SENT, lambda t: t.replace("patterns:\n", "patterns:\n  - 转了(\n", 1), "pattern_0", "不是正确的正则表达式"),
     (MONEY_SENT, lambda t: t.replace("confirmations:\n", "confirmations:\n  - 拉黑(\n", 1), "confirmation_0",
      "确认被骗的说法"),
+    (MONEY_SENT, lambda t: t.replace("incoming:\n", "incoming:\n  - 给我(\n", 1), "incoming_0",
+     "钱是转给居民的说法"),
     (MOMENTS, lambda t: t.replace("  afraid:\n    - ", "  afraid:\n    - (", 1), "facts.afraid_0",
      "不是正确的正则表达式"),
     (SAFEGUARDS, lambda t: t + "\nfake_guard:\n  name: 假的\n  patterns: [某某]\n", "say", "要写上回复居民的话"),

@@ -269,7 +269,9 @@ def _money_sent_problems(data: dict[str, Any]) -> list[Problem]:
     if not patterns:
         return [Problem(MONEY_SENT, "至少要有一条说明“钱已经转出去了”的说法。", "patterns")]
     return (_regex_problems(MONEY_SENT, patterns, "pattern")
-            + _regex_problems(MONEY_SENT, data.get("confirmations") or [], "confirmation", "「确认被骗的说法」"))
+            + _regex_problems(MONEY_SENT, data.get("confirmations") or [], "confirmation", "「确认被骗的说法」")
+            + _regex_problems(MONEY_SENT, data.get("incoming") or [], "incoming", "「钱是转给居民的说法」")
+            + _regex_problems(MONEY_SENT, data.get("sender") or [], "sender", "「居民自己转出钱的说法」"))
 
 
 def _regex_problems(path: str, patterns: list[Any], field: str, shown: str = "") -> list[Problem]:
