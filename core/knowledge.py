@@ -96,7 +96,7 @@ def money_sent_patterns() -> list[str]:
     return list((_read("money_sent.yml") or {}).get("patterns") or [])
 
 
-def incoming_money(kind: str) -> list[str]:
+def money_direction_patterns(kind: str) -> list[str]:
     """Regular expressions of ``data/money_sent.yml``: ``incoming`` (money that came to the resident) or
     ``sender`` (the resident as the one who sent it)."""
     return list((_read("money_sent.yml") or {}).get(kind) or [])

@@ -23,8 +23,8 @@ from core.knowledge import (
     ScenarioInfo,
     data_dir,
     fresh_yaml,
-    incoming_money,
     loss_confirmations,
+    money_direction_patterns,
     money_sent_patterns,
     scenarios,
 )
@@ -179,7 +179,8 @@ def carries_money_sent(text: str) -> bool:
 def received_only(text: str) -> bool:
     """Whether the money in ``text`` came to the resident and nothing says they sent any
     (孙子给我支付宝转了200块: "转了" is a gift received, not the golden hour)."""
-    return _any_match(incoming_money("incoming"), text) and not _any_match(incoming_money("sender"), text)
+    return (_any_match(money_direction_patterns("incoming"), text)
+            and not _any_match(money_direction_patterns("sender"), text))
 
 
 def confirms_loss(text: str) -> bool:
