@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -157,12 +158,19 @@ def postgres() -> Iterator[Postgres]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    """The fake Bot API on loopback (tests/fakes/telegram_api.py)."""
+@contextlib.contextmanager
+def running_fake_telegram() -> Iterator[FakeTelegram]:
+    """The fake Bot API on loopback (tests/fakes/telegram_api.py), released and stopped afterwards."""
     api = FakeTelegram().start()
     try:
         yield api
     finally:
         api.release()
         api.stop()
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    """The fake Bot API for one test."""
+    with running_fake_telegram() as api:
+        yield api

@@ -27,6 +27,7 @@ from bot.config import TelegramConfig
 from bot.fallback import hotline_fallback_text
 from bot.quiz import OPEN_FOR, QuizStore, quiz_answers, quiz_players
 from bot.store import now
+from tests.conftest import running_fake_telegram
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.wechat_api import FakeWeChat
 from tests.test_quiz import QUESTIONS, content_root
@@ -132,12 +133,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def fake_telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    try:
+    with running_fake_telegram() as api:
         yield api
-    finally:
-        api.release()
-        api.stop()
 
 
 @pytest.fixture(scope="module")
