@@ -97,8 +97,8 @@ def money_sent_patterns() -> list[str]:
 
 
 def money_direction_patterns(kind: str) -> list[str]:
-    """Regular expressions of ``data/money_sent.yml``: ``incoming`` (money that came to the resident) or
-    ``sender`` (the resident as the one who sent it)."""
+    """Regular expressions of ``data/money_sent.yml``: ``incoming`` (money that came to the resident),
+    ``sender`` (the resident as the one who sent it) or ``others`` (a victim in a retold story)."""
     return list((_read("money_sent.yml") or {}).get(kind) or [])
 
 

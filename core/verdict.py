@@ -183,6 +183,20 @@ def received_only(text: str) -> bool:
             and not _any_match(money_direction_patterns("sender"), text))
 
 
+_OWN_LOSS = re.compile(r"(我|俺|我们|我家)(也|都|就|已经|刚|刚刚)?(被|让)(人|骗子|他|她|他们|对方)?(骗|坑)|我的(钱|卡|存款|积蓄)")
+
+
+def retold_loss(text: str) -> bool:
+    """Whether the money in ``text`` was lost by someone in a story the resident retells (新闻说有人被骗了
+    几十万), not by the resident: words of news or a warning, a victim in the story (``others``), and
+    nothing saying the resident sent (``sender``) or lost money themselves (我也被骗了, 我的钱)."""
+    table = evidence_table()
+    return (any(table[e].kind == "warning" for e in find(text))
+            and _any_match(money_direction_patterns("others"), text)
+            and not _any_match(money_direction_patterns("sender"), text)
+            and not _OWN_LOSS.search(text))
+
+
 def confirms_loss(text: str) -> bool:
     """Whether the resident confirms the loss (收了钱就把我删了, 转给他结果人没了)."""
     return _any_match(loss_confirmations(), text)
@@ -198,11 +212,12 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
     carry it: the classifier always picks some intent, and for text it cannot read
     (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
     A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``core.moments.is_notice``), and
-    money that came to the resident with nothing sent back (``received_only``) is not one either.
+    money that came to the resident with nothing sent back (``received_only``) is not one either, nor a
+    loss retold from the news (``retold_loss``).
     An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``;
     a loss the resident confirms in the same message (``confirms_loss``) needs no share at all.
     """
-    if not carries_money_sent(text) or is_notice(text):
+    if not carries_money_sent(text) or is_notice(text) or retold_loss(text):
         return False
     if confirms_loss(text):
         return True

@@ -47,6 +47,7 @@ RULES = {
     "points_to_official": ("您的账单已出，可登录手机银行查询", "点击 http://x-bank.top 查询"),
     "own_request": ("验证码是我自己登录淘宝时申请的", "有人打电话问我要验证码"),
     "plain_question": ("征信报告在哪里查", "有人说能帮我修复征信"),
+    "protects_family": ("我妈一个人住，怎么提醒她别被冒充公安的骗了", "他让我别信别人，说家里人都不懂"),
 }
 
 
@@ -247,3 +248,34 @@ def test_facts_that_outweigh_a_request_make_classify_say_none() -> None:
     case = Case(text=text, scenario="impersonate_acquaintance", confidence=0.9, scam_probability=0.9)
     found = assessment(case)
     assert found.risk == "low" and found.against_ids and reported_scenario(case, found) == "none"
+
+
+def test_a_worry_for_family_is_not_a_scam_but_a_demand_told_about_them_is() -> None:
+    """"怎么提醒我老公别被假投资骗了": nobody asked anything of anyone; "让她先转钱，我怎么劝她": a scam is
+    happening to her, and the worry protects nothing (``cancelled_by``)."""
+    from core.verdict import reported_scenario
+
+    worry = Case(text="我老公天天刷股票群，我怎么提醒他别被假投资骗了", scenario="fake_investment",
+                 confidence=0.95, scam_probability=0.98)
+    found = assessment(worry)
+    assert found.risk == "low" and found.against_ids == ["protects_family"]
+    assert reported_scenario(worry, found) == "none"
+    happening = Case(text="我妈在群里跟老师炒股，老师让她先转钱开户，我怎么提醒她别被骗", scenario="fake_investment",
+                     confidence=0.95, scam_probability=0.98)
+    found = assessment(happening)
+    assert "protects_family" not in found.against_ids and found.risk != "low"
+
+
+def test_told_not_to_believe_others_is_the_script_not_a_warning() -> None:
+    """"别信" said to the resident (他让我别信别人) isolates them; only "大家别信" is a warning."""
+    assert "says_it_is_fraud" not in find("客服提醒我别上当，然后让我下载app")
+    assert "says_it_is_fraud" in find("大家别信这种短信")
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("相亲网站上认识的，我俩都领证了，他说婚后一起买房", True),
+    ("我们同居两年了", True),
+    ("网恋对象说等我们结婚了一起还，先转我五万", False),
+])
+def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_not(text: str, shown: bool) -> None:
+    assert ("in_person" in find(text)) is shown

@@ -225,3 +225,17 @@ def test_money_that_came_to_the_resident_is_not_the_golden_hour(text: str, sent:
     """"转了" said of a gift received is not money gone, unless the resident also sent some."""
     intent = {"name": MONEY_SENT_INTENT, "confidence": 0.9}
     assert says_money_sent(intent, text) is sent
+
+
+@pytest.mark.parametrize("text,sent", [
+    ("刚看新闻说有人冒充公安骗了个老太太几十万，太吓人了", False),
+    ("警察来小区讲课说有个阿姨被骗了二十万", False),
+    ("我看新闻才知道被骗了，转了5万", True),
+    ("新闻说有个大爷被骗了十万，我也被骗了两万", True),
+    ("我邻居被骗了五万块怎么办", True),
+])
+def test_a_loss_retold_from_the_news_is_not_the_residents(text: str, sent: bool) -> None:
+    """Someone else's loss in a news story or a talk is not the golden hour; the resident's own loss, or a
+    neighbour's told without news (still minutes to stop the payment), stays one."""
+    intent = {"name": MONEY_SENT_INTENT, "confidence": 0.9}
+    assert says_money_sent(intent, text) is sent
