@@ -4,8 +4,9 @@
 
 The validation data are ``tests/data/nlu_holdout.yml`` (20 % of the project's examples, never
 trained on) ``tests/data/lookalike_validation.csv`` (genuine look-alikes and scams that sound
-protective) and ``tests/data/sms_validation.csv`` (pasted commercial, service and official SMS
-against scam SMS and call scripts), each written by a separate writer and never trained on: the split's look-alikes come
+protective), ``tests/data/sms_validation.csv`` (pasted commercial, service and official SMS
+against scam SMS and call scripts) and ``tests/data/resident_validation.csv`` (400 residents' first messages, 240
+genuine in 38 kinds of everyday situation), each written by a separate writer and never trained on: the split's look-alikes come
 from the same writers as the training data, so alone it flatters how well genuine situations
 are told apart. The independent sets in ``bench/data`` are NEVER used here: they measure the
 result afterwards (``fraudbot eval``).
@@ -48,13 +49,18 @@ from nlu.evidence import Thresholds
 
 VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
               PROJECT_ROOT / "tests" / "data" / "lookalike_validation.csv",
-              PROJECT_ROOT / "tests" / "data" / "sms_validation.csv")
+              PROJECT_ROOT / "tests" / "data" / "sms_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "resident_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 TIE = 0.005  # objectives closer than this to the best are ties (see the module's docstring)
 GRID_HIGH = np.arange(0.0, 8.01, 0.5)
 GRID_LOW = np.arange(-3.0, 4.01, 0.5)
-GRID_AGAINST = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
+# One strong protective fact (weight 3: met in person, verified on the usual number, the resident's own official
+# channel, money back by the original route) with no demand makes a message low: that is issue 10's definition of a
+# genuine situation, not a figure to tune, so the grid stops at 3. (On the four validation sets of 2026-11-30 the
+# objective alone would take 4.0, calling "女儿当面找我借两万" 需警惕 whenever the topic is sure.)
+GRID_AGAINST = (1.5, 2.0, 2.5, 3.0)
 
 
 @dataclass
@@ -130,7 +136,7 @@ def main() -> int:
         RISK_FILE.write_text(
             "# Risk thresholds over the evidence score (nlu/evidence.py `assess`).\n"
             "# Chosen on the validation data in tests/data (nlu_holdout.yml, lookalike_validation.csv,\n"
-            "# sms_validation.csv) ONLY, by\n"
+            "# sms_validation.csv, resident_validation.csv) ONLY, by\n"
             "#   .venv/bin/python -m bench.choose_thresholds --write\n"
             "# never on the independent sets in bench/data.\n"
             "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"

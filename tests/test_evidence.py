@@ -279,3 +279,27 @@ def test_told_not_to_believe_others_is_the_script_not_a_warning() -> None:
 ])
 def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_not(text: str, shown: bool) -> None:
     assert ("in_person" in find(text)) is shown
+
+
+@pytest.mark.parametrize("text,eid,shown", [
+    ("你的裸照已经在我手里，12小时内不打款，我就发到你们公司群里", "pays_compensation", True),
+    ("他不还钱我就发朋友圈曝光他", "pays_compensation", False),
+    ("低价充值点券，官方渠道，转账后报游戏ID直接到账", "asks_transfer", True),
+    ("我转账后他就把我拉黑了", "asks_transfer", False),
+    ("六合彩特码，每期必中，要的回1", "callback", True),
+    ("老公微信让我给他转500，我打他电话是他本人接的", "verified_by_own_call", True),
+    ("他让我打他给的号码核实一下", "verified_by_own_call", False),
+    ("听说有人冒充警察打电话，真警察会让人转账吗", "says_it_is_fraud", True),
+    ("厂里开安全会，讲了刷单返利全是骗人的", "says_it_is_fraud", True),
+    ("我奶奶一个人住，怎么防她被电话诈骗", "protects_family", True),
+])
+def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
+    """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
+    assert (eid in find(text)) is shown
+
+
+def test_a_demand_from_someone_checked_on_his_own_phone_is_his_own() -> None:
+    """"老板在群里让我付款", then the number the resident always had: the identity a scam hides was checked."""
+    text = "老板在微信群里让我转账付货款，我打了老板原来存的手机号，是他本人，他说是真的"
+    found = assessment(Case(text=text, scenario="impersonate_acquaintance", confidence=0.9, scam_probability=0.95))
+    assert "asks_transfer" not in found.for_ids and found.risk == "low"

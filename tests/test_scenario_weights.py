@@ -1,0 +1,32 @@
+"""How the scenario classifier weighs its training examples (nlu/components.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlu.components import ScenarioClassifier
+
+
+def test_none_weighs_none_weight_times_one_scenario_whatever_the_counts() -> None:
+    """Balanced, `none` (most of the examples) would weigh as much as ONE scam scenario: a prior for "some scam"
+    that a genuine look-alike's topic tips. ``none_weight`` sets how many scenarios' worth it weighs."""
+    labels = ["none"] * 60 + ["romance"] * 10 + ["gambling"] * 30
+    for none_weight in (1.0, 2.0):
+        weights = ScenarioClassifier({"none_weight": none_weight}, None, None)._weights(labels)  # type: ignore[arg-type]
+        total = {label: weights[[i for i, x in enumerate(labels) if x == label]].sum() for label in set(labels)}
+        assert np.isclose(total["romance"], total["gambling"])
+        assert np.isclose(total["none"], none_weight * total["romance"])
+
+
+def test_a_heavier_none_lowers_the_scam_probability_of_an_unseen_topic_word() -> None:
+    texts = (["今天天气不错", "谢谢你", "我去超市买菜", "孩子放学了", "晚上吃饺子", "明天开会"] * 3
+             + ["网恋对象让我转钱", "网友让我投资", "交友软件的人要我充值"] * 2
+             + ["刷单返利先垫付", "做任务先垫钱返佣金", "点赞任务要先交钱"] * 2)
+    labels = ["none"] * 18 + ["romance"] * 6 + ["task_rebate"] * 6
+    probabilities = []
+    for none_weight in (1.0, 4.0):
+        component = ScenarioClassifier({"none_weight": none_weight, "calibration_folds": 3}, None, None)  # type: ignore[arg-type]
+        component._vectorizer, component._classifier = component._fit(texts, labels)
+        ranking = component.predict("网友说周末一起去超市")
+        probabilities.append(1.0 - next(r["confidence"] for r in ranking if r["name"] == "none"))
+    assert probabilities[1] < probabilities[0]
