@@ -5,11 +5,11 @@
 The validation data are ``tests/data/nlu_holdout.yml`` (20 % of the project's examples, never
 trained on) ``tests/data/lookalike_validation.csv`` (genuine look-alikes and scams that sound
 protective), ``tests/data/sms_validation.csv`` (pasted commercial, service and official SMS
-against scam SMS and call scripts) and ``tests/data/resident_validation.csv`` (400 residents' first messages, 240
-genuine in 38 kinds of everyday situation), each written by a separate writer and never trained on: the split's look-alikes come
-from the same writers as the training data, so alone it flatters how well genuine situations
-are told apart. The independent sets in ``bench/data`` are NEVER used here: they measure the
-result afterwards (``fraudbot eval``).
+against scam SMS and call scripts) and ``tests/data/resident_validation.csv`` (400 residents' first
+messages, 240 genuine in 38 kinds of everyday situation), each written by a separate writer and never
+trained on: the split's look-alikes come from the same writers as the training data, so alone it
+flatters how well genuine situations are told apart. The independent sets in ``bench/data`` are
+NEVER used here: they measure the result afterwards (``fraudbot eval``).
 
 Every message of the split is parsed once by the trained model and turned into a case exactly
 as the bot does (``bot.nlu_client.case_from_parse``); then each combination of thresholds on a

@@ -183,7 +183,8 @@ def received_only(text: str) -> bool:
             and not _any_match(money_direction_patterns("sender"), text))
 
 
-_OWN_LOSS = re.compile(r"(我|俺|我们|我家)(也|都|就|已经|刚|刚刚)?(被|让)(人|骗子|他|她|他们|对方)?(骗|坑)|我的(钱|卡|存款|积蓄)")
+_OWN_LOSS = re.compile(  # the resident's own loss in the same message (我也被骗了, 我的钱)
+    r"(我|俺|我们|我家)(也|都|就|已经|刚|刚刚)?(被|让)(人|骗子|他|她|他们|对方)?(骗|坑)|我的(钱|卡|存款|积蓄)")
 
 
 def retold_loss(text: str) -> bool:

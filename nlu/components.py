@@ -182,7 +182,7 @@ class ScenarioClassifier(GraphComponent):
         """Balanced class weights (each scenario weighs the same in all, however many examples it has),
         with ``none`` weighing ``none_weight`` times its balanced share."""
         classes, counts = np.unique(labels, return_counts=True)
-        weight = {label: len(labels) / (len(classes) * count) for label, count in zip(classes, counts)}
+        weight = {label: len(labels) / (len(classes) * count) for label, count in zip(classes, counts, strict=True)}
         if NONE_SCENARIO in weight:
             weight[NONE_SCENARIO] *= float(self._config["none_weight"])
         return np.array([weight[label] for label in labels])
