@@ -102,7 +102,13 @@ def normalise_for_nlu(text: str) -> str:
     text = rules.placeholders.sub(_placeholder, text)
     text = _MASK_RUN.sub(MASK_TOKEN, text)
     text = _SPACED_OUT.sub(lambda match: match.group().replace(" ", ""), text)
-    text = rules.homophones.sub(lambda match: rules.right[match.group()], text)
+    # A slip's context may itself be a slip (加俺威信: 俺 → 我 makes 威信 the app's name), and all slips are
+    # replaced in one pass that reads the text as it was; a second pass (at most three) keeps this idempotent.
+    for _ in range(3):
+        fixed = rules.homophones.sub(lambda match: rules.right[match.group()], text)
+        if fixed == text:
+            break
+        text = fixed
     return text.strip()
 
 

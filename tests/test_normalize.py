@@ -308,3 +308,9 @@ def test_the_pipeline_component_replaces_the_text_for_training_and_parsing() -> 
     assert button.get(TEXT) == '/inform{"bank": "工商银行"}'  # a button payload is left alone
     assert emoji_only.get(TEXT) == "😀😀"  # never emptied: the classifiers fail on empty text
     assert message.as_dict(only_output_properties=True)[TEXT] == "请点击链接输入验证码"
+
+
+def test_a_slip_whose_context_is_a_slip_is_still_fixed_and_stays_fixed() -> None:
+    """加俺威信: the dialect 俺 → 我 makes the context that says 威信 is the app; one pass read the old text."""
+    once = normalise_for_nlu("今天有个人加俺威信 说俺涉嫌洗钱")
+    assert once == "今天有个人加我微信 说我涉嫌洗钱" and normalise_for_nlu(once) == once
