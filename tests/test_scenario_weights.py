@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlu.components import ScenarioClassifier
+from nlu.components import ScenarioClassifier, _weights
 
 
 def test_none_weighs_none_weight_times_one_scenario_whatever_the_counts() -> None:
@@ -12,7 +12,7 @@ def test_none_weighs_none_weight_times_one_scenario_whatever_the_counts() -> Non
     that a genuine look-alike's topic tips. ``none_weight`` sets how many scenarios' worth it weighs."""
     labels = ["none"] * 60 + ["romance"] * 10 + ["gambling"] * 30
     for none_weight in (1.0, 2.0):
-        weights = ScenarioClassifier({"none_weight": none_weight}, None, None)._weights(labels)  # type: ignore[arg-type]
+        weights = _weights({"none_weight": none_weight}, labels)
         total = {label: weights[[i for i, x in enumerate(labels) if x == label]].sum() for label in set(labels)}
         assert np.isclose(total["romance"], total["gambling"])
         assert np.isclose(total["none"], none_weight * total["romance"])
@@ -30,3 +30,21 @@ def test_a_heavier_none_lowers_the_scam_probability_of_an_unseen_topic_word() ->
         ranking = component.predict("网友说周末一起去超市")
         probabilities.append(1.0 - next(r["confidence"] for r in ranking if r["name"] == "none"))
     assert probabilities[1] < probabilities[0]
+
+
+def test_fitting_side_by_side_gives_the_model_and_calibration_of_one_after_another() -> None:
+    """``make train`` fits the calibration folds and the final model in worker processes; the result must be
+    the one the sequential fits give."""
+    texts = ([f"今天{w}不错" for w in "天气心情饭菜电影风景"] * 2
+             + [f"网友让我{w}" for w in ("转钱", "投资", "充值", "交定金", "下载软件")] * 2)
+    labels = ["none"] * 20 + ["romance"] * 10
+    component = ScenarioClassifier({"calibration_folds": 3}, None, None)  # type: ignore[arg-type]
+    calibration, (vectorizer, classifier) = component._fit_all(texts, labels)
+    assert calibration is not None
+    sequential = component._fit_calibration(texts, labels)
+    assert sequential is not None
+    assert np.allclose(calibration[0], sequential[0]) and np.allclose(calibration[1], sequential[1])
+    alone_vectorizer, alone = component._fit(texts, labels)
+    probe = ["网友让我先交钱", "今天饭菜不错"]
+    assert np.allclose(classifier.predict_proba(vectorizer.transform(probe)),
+                       alone.predict_proba(alone_vectorizer.transform(probe)))
