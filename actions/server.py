@@ -28,6 +28,11 @@ from core.knowledge import domain_responses
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{([^\n{}]+?)\}")
+# Rasa keeps one HTTP session open to this server (bot/rasa_fixes.py) and reuses its idle connections for up
+# to aiohttp's 15 s. Sanic closes an idle one after 5 s by default: a call that picks it up just as the server
+# closes it fails ("Cannot write to closing transport") and the resident gets the hotline fallback instead of the
+# verdict. The server must outlast the client, so that it is always the client that closes an idle connection.
+KEEP_ALIVE_SECONDS = 75.0
 
 
 def fill(text: str, values: dict[str, Any]) -> str:
@@ -77,6 +82,7 @@ def create_app() -> Sanic:
     """rasa_sdk's action server app with ``/nlg`` added."""
     app = endpoint.create_app("actions")
     app.add_route(nlg, "/nlg", methods=["POST"])
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
     return app
 
 
