@@ -191,11 +191,11 @@ def retold_loss(text: str) -> bool:
     """Whether the money in ``text`` was lost by someone in a story the resident retells (新闻说有人被骗了
     几十万), not by the resident: words of news or a warning, a victim in the story (``others``), and
     nothing saying the resident sent (``sender``) or lost money themselves (我也被骗了, 我的钱)."""
+    if (not _any_match(money_direction_patterns("others"), text)
+            or _any_match(money_direction_patterns("sender"), text) or _OWN_LOSS.search(text)):
+        return False  # the cheap checks first: the evidence search below reads the whole table
     table = evidence_table()
-    return (any(table[e].kind == "warning" for e in find(text))
-            and _any_match(money_direction_patterns("others"), text)
-            and not _any_match(money_direction_patterns("sender"), text)
-            and not _OWN_LOSS.search(text))
+    return any(table[e].kind == "warning" for e in find(text))
 
 
 def confirms_loss(text: str) -> bool:

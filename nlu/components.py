@@ -215,9 +215,7 @@ class ScenarioClassifier(GraphComponent):
         """The calibration (:meth:`_fit_calibration`) and the model on all of ``texts``, fitted side by side:
         six fits of 10-15 s each on two cores are half of ``make train``'s time when run one after another."""
         folds = self._calibration_folds(texts, labels)
-        jobs = [delayed(_fit_model)(self._config, texts, labels)]
-        jobs += [delayed(_held_out_scores)(self._config, [texts[i] for i in train], [labels[i] for i in train],
-                                           [texts[i] for i in held]) for train, held in folds]
+        jobs = [delayed(_fit_model)(self._config, texts, labels), *self._fold_jobs(folds, texts, labels)]
         model, *scores = Parallel(n_jobs=min(TRAINING_JOBS, len(jobs)))(jobs)
         return self._calibrate(folds, scores, labels), model
 
@@ -238,10 +236,14 @@ class ScenarioClassifier(GraphComponent):
         it remembers its training data.
         """
         folds = self._calibration_folds(texts, labels)
-        scores = Parallel(n_jobs=min(TRAINING_JOBS, max(1, len(folds))))(
-            delayed(_held_out_scores)(self._config, [texts[i] for i in train], [labels[i] for i in train],
-                                      [texts[i] for i in held]) for train, held in folds)
+        scores = Parallel(n_jobs=min(TRAINING_JOBS, max(1, len(folds))))(self._fold_jobs(folds, texts, labels))
         return self._calibrate(folds, scores, labels)
+
+    def _fold_jobs(self, folds: list[tuple[np.ndarray, np.ndarray]], texts: List[str],
+                   labels: List[str]) -> list[Any]:
+        """One job per calibration fold: fit on the others, score the held-out texts."""
+        return [delayed(_held_out_scores)(self._config, [texts[i] for i in train], [labels[i] for i in train],
+                                          [texts[i] for i in held]) for train, held in folds]
 
     @staticmethod
     def _calibrate(folds: list[tuple[np.ndarray, np.ndarray]], scores: list[np.ndarray],
