@@ -89,6 +89,50 @@ def test_patterns_stay_fast_on_hostile_input() -> None:
         assert time.perf_counter() - started < 0.5
 
 
+
+# The same demands and facts in the other words residents and scripts use, each beside the
+# genuine sentence closest to it that must not count.
+OTHER_WORDS = [
+    ("你先借我5000，微信转账给我，明天就还你", "asks_to_lend", "我借了同事五千块，他下个月还"),
+    ("他说在医院，让我转到他同学卡上", "asks_transfer", "我转钱给我爸，他让我直接打到他银行卡"),
+    ("对方说不想出名就把钱转到这个账户", "asks_transfer", "工资每月转到我自己的卡上"),
+    ("老师让我先入金五万试试", "asks_transfer", "我在自己的券商APP里买了点基金"),
+    ("有人说录了我的视频，要比特币", "asks_transfer", "新闻说比特币又涨了"),
+    ("您的征信有问题，需要转账2000元修复费", "asks_transfer", "我需要转账2000元给房东"),
+    ("平台的人说你先充个1000试试", "asks_transfer", "我给自己手机充了100话费"),
+    ("那个外国人说遗产要交律师费，让我先帮他付", "pay_on_behalf", "我帮他付过一次饭钱，他当场就还我了"),
+    ("让我在几个借贷app把额度借出来转到清零账户", "asks_borrow_loan", "我在银行办了张信用卡，额度两万"),
+    ("去开几张电话卡，寄到我们这里，每张给你五百", "hands_over_card", "招行新卡七天左右寄到家"),
+    ("对方说交5000就删除视频", "pays_compensation", "手机里的视频我自己删了"),
+    ("老师说再转账充钱就能翻本", "unfreeze_fee", "我再也不玩了"),
+    ("有人让他用我的手机扫码领皮肤", "asks_scan_code", "老板当场让我们扫码加了他的新微信"),
+    ("航班取消，改签请拨打4001-630-728", "callback", "航班取消了，我在航空公司APP里改签了"),
+    ("闺女用陌生号找我要钱", "known_script", "闺女放假回家找我要零花钱"),
+    ("儿子说生活费不够，我打视频看到是他本人，才转的", "verified_by_own_call", "对方打视频过来，说是我儿子"),
+    ("我打京东客服问退款进度，说三到五个工作日", "own_channel", "京东客服打电话说要给我退款"),
+    ("客服直接给我补发了，没要我任何信息", "nothing_asked", "客服要我提供银行卡号"),
+]
+
+
+@pytest.mark.parametrize("text,eid,near_miss", OTHER_WORDS)
+def test_the_same_evidence_in_other_words(text: str, eid: str, near_miss: str) -> None:
+    assert eid in find(text), text
+    assert eid not in find(near_miss), near_miss
+
+
+@pytest.mark.parametrize("text,signal,near_miss", [
+    ("警察让我开视频录口供，还要我共享手机屏幕", "screen_share", "手机屏幕碎了去修"),
+    ("中了一台手机，要付运费和保价费", "upfront_fee", "快递到了，运费是我付的"),
+    ("二手群有人卖火车票，先收100手续费", "upfront_fee", "我先收到一条短信，说快递到了"),
+    ("他让我下载一个叫「金盛国际」的APP", "unknown_app", "我下载了当地人社局官方的APP查社保"),
+    ("有人让我在他们app上刷脸认证，说帮忙实名一下，给我200块", "account_lending", "在超市刷脸付了20块钱"),
+    ("有个公司招人开对公账户当法人，每月给我工资", "account_lending", "我自己开了个公司，对公账户在工行开的"),
+])
+def test_red_flags_in_other_words(text: str, signal: str, near_miss: str) -> None:
+    assert signal in detect_signals(text), text
+    assert signal not in detect_signals(near_miss), near_miss
+
+
 LIMITS = Thresholds(high=5.0, low=2.5, against=3.0)
 
 
