@@ -1,8 +1,9 @@
-"""Compare scenario-classifier variants on the held-out split and the independent set.
+"""Compare scenario-classifier variants on the held-out split and the validation sets.
 
     .venv/bin/python bench/nlu_models.py [--diet]
     .venv/bin/python bench/nlu_models.py --intents [--cv] [--no-diet]
     .venv/bin/python bench/nlu_models.py --none-weight
+    .venv/bin/python bench/nlu_models.py --configs
 
 Prints accuracy, macro-F1 and scam recall per variant and writes bench/results/nlu_models.json.
 The n-gram variants train in seconds. ``--diet`` also trains Rasa's DIET on the same data with
@@ -20,7 +21,10 @@ training data only; the held-out split plays no part in that choice.
 message of ``bench/choose_thresholds.py`` is parsed once by the trained model (intent, entities, signals),
 then every variant's scenario ranking and calibrated P(scam) replace the model's and the verdict is scored
 (macro-F1, scam recall, none recall, genuine given high per set; bench/results/nlu_none_weight.json).
-About a minute per variant.
+About a minute per variant. ``--configs`` compares the scenario classifier's n-grams and C the same way
+(bench/results/nlu_configs.json). Both choose by the worst margin to the recall targets over the sets, then
+by the mean macro-F1 (differences under one validation message are ties), then the first listed.
+The default mode (raw n-gram variants, no verdict) is scored on the held-out split and the validation sets.
 """
 
 from __future__ import annotations
@@ -217,11 +221,17 @@ def compare_intents() -> None:
     write("nlu_intents", results)
 
 
-NONE_WEIGHTS = (1.0, 2.0, 3.0, 4.0, 8.0)
+NONE_WEIGHTS = {f"none_weight {weight:g}": {"none_weight": weight} for weight in (1.0, 2.0, 3.0, 4.0, 8.0)}
+# the scenario classifier's n-grams and regularisation, judged like none_weight by the verdict
+CONFIGS = {"char 1-2, C=50 (default)": {}, "char 1-3, C=50": {"ngram_max": 3}, "char 1-2, C=20": {"C": 20.0},
+           "char 1-2, C=100": {"C": 100.0}, "char 1-3, C=20": {"ngram_max": 3, "C": 20.0}}
 
 
-def compare_none_weights() -> None:
-    """The verdict on the validation sets for each ``none_weight`` (see the module's docstring)."""
+def compare_configs(variants: dict[str, dict], results_name: str) -> None:
+    """The verdict on the validation sets for each scenario-classifier config (see the module's docstring).
+
+    Chosen: the best worst margin to the recall targets (one validation message is a tie), then the
+    best mean macro-F1, then the first listed (the default, or the lighter none weight)."""
     import asyncio
 
     from bench.choose_thresholds import VALIDATION
@@ -243,12 +253,12 @@ def compare_none_weights() -> None:
 
     parsed = asyncio.run(parse_all())
     results = {}
-    for weight in NONE_WEIGHTS:
-        component = ScenarioClassifier({"none_weight": weight}, None, None)  # type: ignore[arg-type]
-        component._calibration = component._fit_calibration(train_x, train_y)
-        component._vectorizer, component._classifier = component._fit(train_x, train_y)
-        results[weight] = {}
-        for name, rows in parsed.items():
+    for name, overrides in variants.items():
+        config = {**ScenarioClassifier.get_default_config(), **overrides}
+        component = ScenarioClassifier(config, None, None)  # type: ignore[arg-type]
+        component._calibration, (component._vectorizer, component._classifier) = component._fit_all(train_x, train_y)
+        results[name] = {}
+        for set_name, rows in parsed.items():
             truth, reported = [], []
             for parse, label in rows:
                 ranking = component.predict(normalise_for_nlu(parse["text"]))
@@ -259,13 +269,17 @@ def compare_none_weights() -> None:
                 reported.append({"scenario": reported_scenario(case, found), "risk": found.risk,
                                  "scam_probability": case.p_scam})
             s = score(truth, reported)
-            results[weight][name] = {"macro_f1": round(s.macro_f1, 3), "scam_recall": round(s.scam_recall, 3),
+            results[name][set_name] = {"macro_f1": round(s.macro_f1, 3), "scam_recall": round(s.scam_recall, 3),
                                      "none_recall": round(s.none_recall, 3), "genuine_high": round(s.genuine_high, 3)}
-        print(f"none_weight {weight}", json.dumps(results[weight]), flush=True)
-    margins = {weight: worst_margin(sets) for weight, sets in results.items()}
-    chosen = max(margins, key=lambda w: (round(margins[w] / ONE_MESSAGE), -w))
-    print("worst margin to the targets:", {w: round(m, 3) for w, m in margins.items()}, "chosen:", chosen)
-    write("nlu_none_weight", {"variants": {str(k): v for k, v in results.items()}, "chosen": chosen})
+        print(name, json.dumps(results[name]), flush=True)
+    order = list(results)
+    margins = {name: worst_margin(sets) for name, sets in results.items()}
+    mean_f1 = {name: sum(s["macro_f1"] for s in sets.values()) / len(sets) for name, sets in results.items()}
+    chosen = max(order, key=lambda n: (round(margins[n] / ONE_MESSAGE), round(mean_f1[n] / ONE_MESSAGE),
+                                       -order.index(n)))
+    print("worst margin to the targets:", {n: round(m, 3) for n, m in margins.items()})
+    print("mean macro-F1:", {n: round(f, 3) for n, f in mean_f1.items()}, "chosen:", chosen)
+    write(results_name, {"variants": results, "chosen": chosen})
 
 
 TARGETS = {"scam_recall": 0.98, "none_recall": 0.93}  # issue 10's targets for the independent sets
@@ -282,13 +296,18 @@ def main() -> None:
         compare_intents()
         return
     if "--none-weight" in sys.argv:
-        compare_none_weights()
+        compare_configs(NONE_WEIGHTS, "nlu_none_weight")
+        return
+    if "--configs" in sys.argv:
+        compare_configs(CONFIGS, "nlu_configs")
         return
     train_x, train_y = labelled(ROOT / "nlu" / "data")
     sets = {"holdout": labelled(ROOT / "tests" / "data" / "nlu_holdout.yml")}
-    independent = ROOT / "bench" / "data" / "independent_eval.csv"
-    rows = read_labelled(independent)
-    sets["independent"] = ([t for t, _ in rows], [label for _, label in rows])
+    from bench.choose_thresholds import VALIDATION
+
+    for path in VALIDATION[1:]:  # never the independent sets of bench/data: choices are made on validation data
+        rows = read_labelled(path)
+        sets[path.stem] = ([t for t, _ in rows], [label for _, label in rows])
     results = {}
     for name, make in VARIANTS.items():
         started = time.perf_counter()
