@@ -317,7 +317,7 @@ def reported_scenario(case: Case, found: Assessment | None = None) -> str:
     scam that outweigh whatever was asked, no money sent); the likeliest scam scenario when the
     classifier put ``none`` first but evidence for a scam (a demand, a hook, a promise of returns)
     or money already gone makes it medium or high; else the classifier's scenario. Both were chosen
-    on the validation data (the split and the three validation sets of ``tests/data``); the
+    on the validation data (the split and the validation sets of ``tests/data``); the
     resemblance is reported beside it.
     """
     found = found or assessment(case)

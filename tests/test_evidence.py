@@ -37,6 +37,7 @@ RULES = {
     "verified_by_own_call": ("孙子说要交资料费，我打他平时用的号码问了，是真的", "他让我打他给的号码核实一下"),
     "never_met": ("网上认识的女朋友说等她来了当面还我，可我们到现在还没见过", "我们见过好几次面了"),
     "settled_officially": ("在游戏内商城买的皮肤，用我自己的微信付的", "对方说游戏账号可以私下交易，便宜一半"),
+    "lottery_shop": ("刮刮乐刮中一百，是在福彩站买的，兑奖要交税吗", "快递里有张刮刮乐，刮中二等奖，打上面电话领奖"),
     "money_arrived": ("【某银行】您的养老金2300元已发放至尾号0921账户", "补贴马上就发，先交200元手续费"),
     "nothing_asked": ("他什么都没要，就说注意安全", "他要我转账"),
     "warning_or_news": ("新闻说警方抓获了一个诈骗团伙", "有人给我打电话说我中奖了"),
@@ -110,6 +111,13 @@ OTHER_WORDS = [
     ("闺女用陌生号找我要钱", "known_script", "闺女放假回家找我要零花钱"),
     ("儿子说生活费不够，我打视频看到是他本人，才转的", "verified_by_own_call", "对方打视频过来，说是我儿子"),
     ("我打京东客服问退款进度，说三到五个工作日", "own_channel", "京东客服打电话说要给我退款"),
+    ("老板在群里说马上给合作方转38万，让我直接打过去", "asks_transfer", "我直接打过去问他了"),
+    ("网上兼职，带着银行卡去外地跟他们一起，一天一千", "hands_over_card", "带着银行卡去外地读大学"),
+    ("一个新微信加我，头像和名字都是我们老板", "known_script", "老板的微信头像换了张新照片"),
+    ("我让他开视频，是他本人，同事也在旁边", "verified_by_own_call", "他让我开视频，说要核实我的身份"),
+    ("我找妈借钱，她非要我打视频，打了视频才给转", "verified_by_own_call", "他让我开视频，才给我退款"),
+    ("法院打电话说案子执行到钱了，我直接去了法院", "in_person", "平时老板都是当面签字的"),
+    ("短信说我车违章了，没有链接，让下载交管12123查询", "points_to_official", "短信说我车违章了，点链接查询"),
     ("客服直接给我补发了，没要我任何信息", "nothing_asked", "客服要我提供银行卡号"),
 ]
 
@@ -118,6 +126,15 @@ OTHER_WORDS = [
 def test_the_same_evidence_in_other_words(text: str, eid: str, near_miss: str) -> None:
     assert eid in find(text), text
     assert eid not in find(near_miss), near_miss
+
+
+def test_a_lottery_shop_s_tax_question_is_not_a_fee_first_but_a_call_announcing_the_win_is() -> None:
+    own = find("刮刮乐刮中一百，是在福彩站买的，兑奖要交税吗")
+    assert {"upfront_fee", "lottery_shop"} <= set(own)
+    assert assess(0.9, own, thresholds=LIMITS).risk == "low"
+    called = find("我在彩票站买的双色球，有人打电话说中了大奖，请回电并先交税，加微信 abc12345 领取")
+    judged = assess(0.9, called, thresholds=LIMITS)
+    assert "lottery_shop" in called and "lottery_shop" not in judged.against_ids and judged.risk == "high", judged
 
 
 @pytest.mark.parametrize("text,signal,near_miss", [
