@@ -118,6 +118,7 @@ OTHER_WORDS = [
     ("我找妈借钱，她非要我打视频，打了视频才给转", "verified_by_own_call", "他让我开视频，才给我退款"),
     ("法院打电话说案子执行到钱了，我直接去了法院", "in_person", "平时老板都是当面签字的"),
     ("短信说我车违章了，没有链接，让下载交管12123查询", "points_to_official", "短信说我车违章了，点链接查询"),
+    ("银行转账要输短信验证码，我自己给我女儿转的", "own_request", "对方让我把验证码给他，说帮我转"),
     ("客服直接给我补发了，没要我任何信息", "nothing_asked", "客服要我提供银行卡号"),
 ]
 
@@ -144,6 +145,8 @@ def test_a_lottery_shop_s_tax_question_is_not_a_fee_first_but_a_call_announcing_
     ("他让我下载一个叫「金盛国际」的APP", "unknown_app", "我下载了当地人社局官方的APP查社保"),
     ("有人让我在他们app上刷脸认证，说帮忙实名一下，给我200块", "account_lending", "在超市刷脸付了20块钱"),
     ("有个公司招人开对公账户当法人，每月给我工资", "account_lending", "我自己开了个公司，对公账户在工行开的"),
+    ("有人收卡，一张给五百", "account_lending", "收到银行卡的扣款短信"),
+    ("你把银行卡借我用一个月，给你三千租金", "account_lending", "房东让我每月把房租转他卡上，我都租两年了"),
 ])
 def test_red_flags_in_other_words(text: str, signal: str, near_miss: str) -> None:
     assert signal in detect_signals(text), text
