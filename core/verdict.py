@@ -314,7 +314,8 @@ def reported_scenario(case: Case, found: Assessment | None = None) -> str:
     """The scenario ``fraudbot classify`` reports, in agreement with the risk.
 
     ``none`` when the evidence shows a genuine situation (low risk because of facts against a
-    scam that outweigh whatever was asked, no money sent); the likeliest scam scenario when the
+    scam that outweigh whatever was asked, no money sent) or when nothing points to a scam (low
+    risk, no evidence for, a calibrated P(scam) under one half); the likeliest scam scenario when the
     classifier put ``none`` first but evidence for a scam (a demand, a hook, a promise of returns)
     or money already gone makes it medium or high; else the classifier's scenario. Both were chosen
     on the validation data (the split and the validation sets of ``tests/data``); the
@@ -322,6 +323,10 @@ def reported_scenario(case: Case, found: Assessment | None = None) -> str:
     """
     found = found or assessment(case)
     if found.risk == "low" and found.against_ids and not case.money_sent:
+        return NONE
+    if found.risk == "low" and not found.for_ids and not case.money_sent and case.p_scam < 0.5:
+        # the classifier's first scenario but a calibrated P(scam) under one half and no evidence of a scam:
+        # more likely genuine, so not reported as a scam (the resemblance stays beside it)
         return NONE
     if case.scenario == NONE and found.risk != "low" and (found.for_ids or case.money_sent) and case.nearest_scam:
         return case.nearest_scam

@@ -126,6 +126,9 @@ OTHER_WORDS = [
     ("对方说不给钱就把视频发过去", "pays_compensation", "不给钱就把快递退回去"),
     ("要我给钱，不然发给我儿子", "pays_compensation", "要我给钱买菜，不然晚饭没得吃"),
     ("分期乐让我把额度清零", "asks_borrow_loan", "京东白条我自己在官方app里关了，额度清零"),
+    ("陌生人说我被抽中了，只要扫码付1元验证就行", "asks_scan_code", "在超市扫码付了20块买菜"),
+    ("网友说她生日，不用买了，直接转钱她自己买", "asks_transfer", "不用买了，家里还有"),
+    ("网上的阿姨说要来看他，问他要路费", "asks_transfer", "他自己出的路费来看我们"),
     ("客服说征信修复费交了就能删除不良记录", "known_script", "网上说花钱能修复征信，我不信"),
     ("平台说流水不够不能提现", "unfreeze_fee", "银行流水我自己打印了一份"),
     ("客服直接给我补发了，没要我任何信息", "nothing_asked", "客服要我提供银行卡号"),
@@ -381,3 +384,18 @@ def test_a_demand_from_someone_checked_on_his_own_phone_is_his_own() -> None:
     text = "老板在微信群里让我转账付货款，我打了老板原来存的手机号，是他本人，他说是真的"
     found = assessment(Case(text=text, scenario="impersonate_acquaintance", confidence=0.9, scam_probability=0.95))
     assert "asks_transfer" not in found.for_ids and found.risk == "low"
+
+
+def test_nothing_pointing_to_a_scam_is_not_reported_as_one() -> None:
+    """A scam scenario first in the ranking, but P(scam) under one half, no evidence and low risk: ``none``
+    (the resemblance stays in ``case.scenario``); the same probability with a demand keeps the scenario."""
+    from core.verdict import reported_scenario
+
+    bought = Case(text="孔夫子旧书网上买书，都是平台付款，卖家在平台里发货", scenario="fake_shopping",
+                  confidence=0.4, scam_probability=0.44)
+    assert assessment(bought).risk == "low" and reported_scenario(bought) == "none"
+    asked = Case(text="网友说她生日，不用买了，直接转钱她自己买", scenario="romance", confidence=0.4,
+                 scam_probability=0.44)
+    assert reported_scenario(asked) == "romance"
+    sure = Case(text="杀猪盘到底是什么", scenario="romance", confidence=0.9, scam_probability=0.97)
+    assert reported_scenario(sure) == "romance"  # a question about a scam keeps its topic
