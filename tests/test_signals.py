@@ -39,3 +39,10 @@ def test_every_signal_has_words_for_residents() -> None:
     for signal in signal_table().values():
         assert signal.name and signal.explain.endswith("。")
         assert signal.severity in ("high", "medium")
+
+
+def test_a_question_about_the_tax_on_a_prize_is_not_a_fee_first() -> None:
+    assert "upfront_fee" not in detect_signals("彩票要是中了大奖去哪领啊 要交税吗")
+    assert "upfront_fee" not in detect_signals("中奖要不要交税")
+    assert "upfront_fee" in detect_signals("对方说中奖了要交税才能领")
+    assert "upfront_fee" in detect_signals("领奖前需缴税2000元")
