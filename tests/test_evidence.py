@@ -132,6 +132,7 @@ OTHER_WORDS = [
     ("客服说征信修复费交了就能删除不良记录", "known_script", "网上说花钱能修复征信，我不信"),
     ("平台说流水不够不能提现", "unfreeze_fee", "银行流水我自己打印了一份"),
     ("客服直接给我补发了，没要我任何信息", "nothing_asked", "客服要我提供银行卡号"),
+    ("孔夫子旧书网上买书，都是平台付款，卖家在平台里发货", "settled_officially", "卖家说不走平台，直接微信付款"),
 ]
 
 
@@ -142,7 +143,7 @@ def test_the_same_evidence_in_other_words(text: str, eid: str, near_miss: str) -
 
 
 def test_a_lottery_shop_s_tax_question_is_not_a_fee_first_but_a_call_announcing_the_win_is() -> None:
-    own = find("刮刮乐刮中一百，是在福彩站买的，兑奖要交税吗")
+    own = find("刮刮乐刮中一万二，是在福彩站买的，去兑奖说要交税")
     assert {"upfront_fee", "lottery_shop"} <= set(own)
     assert assess(0.9, own, thresholds=LIMITS).risk == "low"
     called = find("我在彩票站买的双色球，有人打电话说中了大奖，请回电并先交税，加微信 abc12345 领取")
@@ -399,3 +400,11 @@ def test_nothing_pointing_to_a_scam_is_not_reported_as_one() -> None:
     assert reported_scenario(asked) == "romance"
     sure = Case(text="杀猪盘到底是什么", scenario="romance", confidence=0.9, scam_probability=0.97)
     assert reported_scenario(sure) == "romance"  # a question about a scam keeps its topic
+
+
+def test_a_guarantee_page_sent_as_a_link_protects_nothing() -> None:
+    """Game and shopping scams send a fake "平台担保" page: with a link, where it was bought stops counting."""
+    text = "买家说走的是平台担保交易，发来一个链接让我登录收款"
+    found = find(text, entities=[{"entity": "url", "value": "http://dbjy-pay.top"}])
+    judged = assess(0.8, found, thresholds=LIMITS)
+    assert "settled_officially" in found and "settled_officially" not in judged.against_ids, judged
