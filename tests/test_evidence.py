@@ -134,6 +134,10 @@ OTHER_WORDS = [
     ("平台说流水不够不能提现", "unfreeze_fee", "银行流水我自己打印了一份"),
     ("客服直接给我补发了，没要我任何信息", "nothing_asked", "客服要我提供银行卡号"),
     ("孔夫子旧书网上买书，都是平台付款，卖家在平台里发货", "settled_officially", "卖家说不走平台，直接微信付款"),
+    ("短信说逾期未处理将冻结账户", "pressure", "信用卡逾期了两天，已经还上了"),
+    ("老师在群里说最近有人冒充老师收资料费，请家长一律不要转账", "warning_or_news", "有人冒充老师让家长转资料费"),
+    ("我按流程给董事长本人打电话，他说确实有这笔", "verified_by_own_call", "秘书说董事长本人在开会不方便接电话"),
+    ("对方说交5000可以删除逾期记录", "known_script", "逾期记录要多久才会消失"),
 ]
 
 
@@ -166,6 +170,8 @@ def test_a_lottery_shop_s_tax_question_is_not_a_fee_first_but_a_call_announcing_
     ("网上转盘抽中了电脑，要先支付物流费", "upfront_fee", "我支付了这个月的物业费"),
     ("游戏交易网站说提现要开VIP才能提", "upfront_fee", "我开了视频会员看电视剧"),
     ("他说是市局刑侦的，叫我先别挂", "secrecy", "我先挂了，晚点再聊"),
+    ("业务员说放款前让我先准备好两千手续费", "upfront_fee", "我先准备好了身份证和户口本"),
+    ("客服说你这个月就会上征信", "threat", "信用卡逾期了两天，会上征信吗"),
     ("你把银行卡借我用一个月，给你三千租金", "account_lending", "房东让我每月把房租转他卡上，我都租两年了"),
 ])
 def test_red_flags_in_other_words(text: str, signal: str, near_miss: str) -> None:
