@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 SIGNALS_PATH = Path(__file__).with_name("signals.yml")
-_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)\S{0,2}$")
+_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)(?P<rest>\S{0,2})$")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 
@@ -54,7 +54,9 @@ def detect_signals(text: str, has_link: bool = False) -> list[str]:
 
 def affirmed(text: str, match: re.Match[str]) -> bool:
     """False when ``match`` follows a negation within three characters (他没让我下载APP), or is
-    followed by one that denies it (验证码也没要, 屏幕共享那些都没提)."""
-    if _NEGATION.search(text[max(0, match.start() - 4):match.start()]):
+    followed by one that denies it (验证码也没要, 屏幕共享那些都没提). A negation that only sets a
+    condition ("不还就上征信", "不交就冻结") negates the condition, not the threat after 就."""
+    negation = _NEGATION.search(text[max(0, match.start() - 4):match.start()])
+    if negation and "就" not in negation.group("rest"):
         return False
     return not _DENIED_AFTER.match(text, match.end())

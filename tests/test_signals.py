@@ -46,3 +46,11 @@ def test_a_question_about_the_tax_on_a_prize_is_not_a_fee_first() -> None:
     assert "upfront_fee" not in detect_signals("中奖要不要交税")
     assert "upfront_fee" in detect_signals("对方说中奖了要交税才能领")
     assert "upfront_fee" in detect_signals("领奖前需缴税2000元")
+
+
+def test_a_negated_condition_does_not_negate_the_threat_after_it() -> None:
+    """不还就上征信: 不 sets the condition; what follows 就 is said, not denied."""
+    assert "threat" in detect_signals("不还就上征信")
+    assert "threat" in detect_signals("说我不配合就抓你")
+    assert "unknown_app" not in detect_signals("他没让我下载APP")
+    assert "threat" not in detect_signals("他没说涉嫌什么")
