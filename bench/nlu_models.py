@@ -254,8 +254,7 @@ def compare_configs(variants: dict[str, dict], results_name: str) -> None:
     parsed = asyncio.run(parse_all())
     results = {}
     for name, overrides in variants.items():
-        config = {**ScenarioClassifier.get_default_config(), **overrides}
-        component = ScenarioClassifier(config, None, None)  # type: ignore[arg-type]
+        component = ScenarioClassifier(overrides, None, None)  # type: ignore[arg-type]  (defaults filled in)
         component._calibration, (component._vectorizer, component._classifier) = component._fit_all(train_x, train_y)
         results[name] = {}
         for set_name, rows in parsed.items():
