@@ -159,16 +159,16 @@ class ScenarioClassifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        # Chosen on the held-out split and the independent set (bench/nlu_models.py):
-        # character 1-2-grams beat 1-4-grams and word+character unions here.
+        # Chosen on the held-out split and the validation sets (bench/nlu_models.py, `--configs` by the
+        # verdict): character 1-2-grams with C=50; 1-3-grams and C=20 scored lower, C=100 tied, and
+        # 1-4-grams and word+character unions lost earlier.
         # calibration_folds: internal cross-validation folds for the scam-probability calibration.
         # none_weight: how much more `none` weighs than under balanced class weights. Balanced, `none`
         # (half the examples) weighs as much as ONE of the 15 scam scenarios: a prior for some scam that
         # the topic of a genuine look-alike can tip. `bench/nlu_models.py --none-weight` chooses it on the
         # validation sets of tests/data (the best worst margin to the targets scam recall 0.98 / none
-        # recall 0.93 over the four sets; ties to the lighter weight). With the plain first-person scams
-        # of nlu/data/scenarios/plain_stories.yml that is 1 (worst margin 0.006, the split's scam recall);
-        # 3 gave the residents' set 0.954 none recall for 0.946 and cost the split two scams.
+        # recall 0.93 over the sets; ties to the lighter weight). With today's data that is 1 (worst margin
+        # 0.011 against 0.006-0.008 for weights 2-4, which cost the split's scam recall).
         return {"analyzer": "char", "ngram_min": 1, "ngram_max": 2, "C": 50.0, "ranking_length": 3,
                 "calibration_folds": 5, "none_weight": 1.0}
 
@@ -206,13 +206,9 @@ class ScenarioClassifier(GraphComponent):
         self.persist()
         return self._resource
 
-    def _fit(self, texts: List[str], labels: List[str]) -> tuple[TfidfVectorizer, LogisticRegression]:
-        """A vectorizer and a classifier fitted on ``texts``, each example weighed by :func:`_weights`."""
-        return _fit_model(self._config, texts, labels)
-
     def _fit_all(self, texts: List[str], labels: List[str]) -> tuple[tuple[np.ndarray, np.ndarray] | None,
                                                                    tuple[TfidfVectorizer, LogisticRegression]]:
-        """The calibration (:meth:`_fit_calibration`) and the model on all of ``texts``, fitted side by side:
+        """The calibration (:meth:`_calibrate`) and the model on all of ``texts``, fitted side by side:
         six fits of 10-15 s each on two cores are half of ``make train``'s time when run one after another."""
         folds = self._calibration_folds(texts, labels)
         jobs = [delayed(_fit_model)(self._config, texts, labels), *self._fold_jobs(folds, texts, labels)]
@@ -228,17 +224,6 @@ class ScenarioClassifier(GraphComponent):
             return []
         return list(StratifiedKFold(folds, shuffle=True, random_state=2026).split(texts, labels))
 
-    def _fit_calibration(self, texts: List[str], labels: List[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """Isotonic map from the raw 1 - P(none) to the observed share of scams.
-
-        The raw scores come from internal cross-validation (each example scored by a model that
-        never saw it), so the map learns how often the model is right at each score, not how well
-        it remembers its training data.
-        """
-        folds = self._calibration_folds(texts, labels)
-        scores = Parallel(n_jobs=min(TRAINING_JOBS, max(1, len(folds))))(self._fold_jobs(folds, texts, labels))
-        return self._calibrate(folds, scores, labels)
-
     def _fold_jobs(self, folds: list[tuple[np.ndarray, np.ndarray]], texts: List[str],
                    labels: List[str]) -> list[Any]:
         """One job per calibration fold: fit on the others, score the held-out texts."""
@@ -248,6 +233,12 @@ class ScenarioClassifier(GraphComponent):
     @staticmethod
     def _calibrate(folds: list[tuple[np.ndarray, np.ndarray]], scores: list[np.ndarray],
                    labels: List[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Isotonic map from the raw 1 - P(none) to the observed share of scams (None without folds).
+
+        The raw scores come from internal cross-validation (``scores``: each fold's held-out texts scored by
+        a model that never saw them), so the map learns how often the model is right at each score, not how
+        well it remembers its training data.
+        """
         if not folds:
             return None
         raw = np.zeros(len(labels))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlu.components import ScenarioClassifier, _weights
+from nlu.components import ScenarioClassifier, _fit_model, _held_out_scores, _weights
 
 
 def test_none_weighs_none_weight_times_one_scenario_whatever_the_counts() -> None:
@@ -26,7 +26,7 @@ def test_a_heavier_none_lowers_the_scam_probability_of_an_unseen_topic_word() ->
     probabilities = []
     for none_weight in (1.0, 4.0):
         component = ScenarioClassifier({"none_weight": none_weight, "calibration_folds": 3}, None, None)  # type: ignore[arg-type]
-        component._vectorizer, component._classifier = component._fit(texts, labels)
+        component._vectorizer, component._classifier = _fit_model(component._config, texts, labels)
         ranking = component.predict("网友说周末一起去超市")
         probabilities.append(1.0 - next(r["confidence"] for r in ranking if r["name"] == "none"))
     assert probabilities[1] < probabilities[0]
@@ -41,10 +41,13 @@ def test_fitting_side_by_side_gives_the_model_and_calibration_of_one_after_anoth
     component = ScenarioClassifier({"calibration_folds": 3}, None, None)  # type: ignore[arg-type]
     calibration, (vectorizer, classifier) = component._fit_all(texts, labels)
     assert calibration is not None
-    sequential = component._fit_calibration(texts, labels)
+    folds = component._calibration_folds(texts, labels)
+    scores = [_held_out_scores(component._config, [texts[i] for i in train], [labels[i] for i in train],
+                               [texts[i] for i in held]) for train, held in folds]
+    sequential = component._calibrate(folds, scores, labels)
     assert sequential is not None
     assert np.allclose(calibration[0], sequential[0]) and np.allclose(calibration[1], sequential[1])
-    alone_vectorizer, alone = component._fit(texts, labels)
+    alone_vectorizer, alone = _fit_model(component._config, texts, labels)
     probe = ["网友让我先交钱", "今天饭菜不错"]
     assert np.allclose(classifier.predict_proba(vectorizer.transform(probe)),
                        alone.predict_proba(alone_vectorizer.transform(probe)))
