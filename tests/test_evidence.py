@@ -399,6 +399,11 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("听说有人冒充警察打电话，真警察会让人转账吗", "says_it_is_fraud", True),
     ("厂里开安全会，讲了刷单返利全是骗人的", "says_it_is_fraud", True),
     ("我奶奶一个人住，怎么防她被电话诈骗", "protects_family", True),
+    ("【12381】您近期接触的号码涉嫌诈骗，请勿相信任何要求转账、共享屏幕的要求", "says_it_is_fraud", True),
+    ("他说不要相信任何人，只相信他", "says_it_is_fraud", False),
+    ("他说不要相信任何人，只相信他", "warning_or_news", False),
+    ("他说不要相信任何人，只相信他", "secrecy", True),
+    ("京东客服叫我别信别人打来要我操作的电话", "secrecy", False),
 ])
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
