@@ -404,6 +404,15 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("他说不要相信任何人，只相信他", "warning_or_news", False),
     ("他说不要相信任何人，只相信他", "secrecy", True),
     ("京东客服叫我别信别人打来要我操作的电话", "secrecy", False),
+    ("现在他们又打电话叫我再投十万", "asks_transfer", True),
+    ("领导叫我存一下这个号", "asks_transfer", False),
+    ("说投得多返得多，月底前不投就错过了", "pressure", True),
+    ("说投得多返得多，月底前不投就错过了", "high_return", True),
+    ("周末观影优惠，名额有限先到先得，拒收请回复R", "pressure", False),
+    ("讲座上说投资养老项目，还送鸡蛋送米", "known_script", True),
+    ("外婆喜欢去听免费讲座领鸡蛋，我怕她被卖保健品的忽悠", "known_script", False),
+    ("去听了个讲座，说投资一个区块链项目", "warning_or_news", False),
+    ("刷到一个视频，讲冒充客服退款的套路", "warning_or_news", True),
 ])
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
