@@ -413,6 +413,11 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("外婆喜欢去听免费讲座领鸡蛋，我怕她被卖保健品的忽悠", "known_script", False),
     ("去听了个讲座，说投资一个区块链项目", "warning_or_news", False),
     ("刷到一个视频，讲冒充客服退款的套路", "warning_or_news", True),
+    ("那个警察讲：这个电话你不能挂，一挂就视为畏罪潜逃", "warning_or_news", False),
+    ("社区民警来小区讲防盗防骗", "warning_or_news", True),
+    ("公众号说我获得了免费旅游，要先交押金", "warning_or_news", False),
+    ("村头广播讲了半个钟头，说有人冒充公安局", "warning_or_news", True),
+    ("客服说您的账户被判定为恶意套利，要交保证金", "warning_or_news", False),
 ])
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
