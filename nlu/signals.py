@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 SIGNALS_PATH = Path(__file__).with_name("signals.yml")
-_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)(?P<rest>\S{0,2})$")
+# a negation does not reach across a clause: "款对不上，去银行柜台打了流水"
+_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)(?P<rest>[^\s，。,.;；!！?？]{0,2})$")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 

@@ -418,6 +418,33 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("公众号说我获得了免费旅游，要先交押金", "warning_or_news", False),
     ("村头广播讲了半个钟头，说有人冒充公安局", "warning_or_news", True),
     ("客服说您的账户被判定为恶意套利，要交保证金", "warning_or_news", False),
+    # the scammer's channel or the scammer's errand is not the resident's protection
+    ("我打了短信上的客服电话，对方让我转500", "own_channel", False),
+    ("我自己打了卡背面的电话问的", "own_channel", True),
+    ("然后让我在他们的APP里开户入金", "own_channel", False),
+    ("我在一个APP里炒出了盈利", "own_channel", False),
+    ("我没在京东APP里看到这个额度", "own_channel", False),
+    ("我自己在京东APP里点的申请退货", "own_channel", True),
+    ("客服说放款前要我打开手机银行截图余额给他看", "points_to_official", False),
+    ("请登录手机银行查询", "points_to_official", True),
+    ("认识半年一次没见过，每次说见面都有事", "in_person", False),
+    ("每个周末都来我家吃饭", "in_person", True),
+    ("有人说帮他去银行柜台把卡里的钱取出来，取一次给两百", "in_person", False),
+    ("款对不上，去银行柜台打了流水", "in_person", True),
+    ("不配合就来家里抓人", "in_person", False),
+    ("可我明明没收到钱啊", "nothing_asked", False),
+    ("有个客服说我没交保证金，买家付的钱被冻结了", "nothing_asked", False),
+    ("他们从没收过我一分钱", "nothing_asked", True),
+    ("加了以后叫我把登录的验证码发他", "own_request", False),
+    ("验证码是我自己登录申请的", "own_request", True),
+    ("头像名字都对得上，老板在群里让我转账", "settled_officially", False),
+    ("是我在超市刷的，金额对得上", "settled_officially", True),
+    ("对方：您的额度已到账，请在APP里提现", "money_arrived", False),
+    ("我儿子说别信", "says_it_is_fraud", False),
+    ("退票手续费请转到我的账户", "asks_transfer", True),
+    ("然后让我去柜台办大额转账", "asks_transfer", True),
+    ("请于今日致电0755-83619205解除限制", "callback", True),
+    ("加微信 jz****2020 领取任务", "contact_hook", True),
 ])
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
@@ -452,3 +479,11 @@ def test_a_guarantee_page_sent_as_a_link_protects_nothing() -> None:
     found = find(text, entities=[{"entity": "url", "value": "http://dbjy-pay.top"}])
     judged = assess(0.8, found, thresholds=LIMITS)
     assert "settled_officially" in found and "settled_officially" not in judged.against_ids, judged
+
+
+def test_an_official_app_named_beside_an_unofficial_link_protects_nothing() -> None:
+    """"请先下载官方APP：http://t.cn/…": the link it gives is not the official channel it names."""
+    text = "我们是正规电商公司，招兼职点赞员，请先下载官方APP：http://t.cn/A6xYz9p"
+    found = find(text, entities=[{"entity": "url", "value": "http://t.cn/A6xYz9p"}], is_official_domain=lambda _: False)
+    assert {"points_to_official", "unofficial_link"} <= set(found)
+    assert "points_to_official" not in assess(0.5, found, thresholds=LIMITS).against_ids
