@@ -482,8 +482,8 @@ def test_a_guarantee_page_sent_as_a_link_protects_nothing() -> None:
 
 
 def test_an_official_app_named_beside_an_unofficial_link_protects_nothing() -> None:
-    """"请先下载官方APP：http://t.cn/…": the link it gives is not the official channel it names."""
-    text = "我们是正规电商公司，招兼职点赞员，请先下载官方APP：http://t.cn/A6xYz9p"
-    found = find(text, entities=[{"entity": "url", "value": "http://t.cn/A6xYz9p"}], is_official_domain=lambda _: False)
+    """"登录手机银行查询 icbc-vip.top": the link it gives is not the official channel it names."""
+    text = "【工商银行】您的积分即将清零，请登录手机银行查询 icbc-vip.top"
+    found = find(text, entities=[{"entity": "url", "value": "icbc-vip.top"}], is_official_domain=lambda _: False)
     assert {"points_to_official", "unofficial_link"} <= set(found)
     assert "points_to_official" not in assess(0.5, found, thresholds=LIMITS).against_ids
