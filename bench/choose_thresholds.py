@@ -8,7 +8,9 @@ protective), ``tests/data/sms_validation.csv`` (pasted commercial, service and o
 against scam SMS and call scripts), ``tests/data/resident_validation.csv`` (400 residents' first
 messages, 240 genuine in 38 kinds of everyday situation) and ``tests/data/neighbourhood_validation.csv``
 (400 messages a community officer collects at anti-fraud talks, 200 genuine in 38 kinds, every scam
-id 13-14 times), each written by a separate writer and never
+id 13-14 times), ``tests/data/family_validation.csv`` (400 asked by family members on someone's behalf, 200
+genuine in 40 kinds) and ``tests/data/transcript_validation.csv`` (400 texts as they arrive: whole SMS, call
+transcripts, copied chats; 200 genuine), each written by a separate writer and never
 trained on: the split's look-alikes come from the same writers as the training data, so alone it
 flatters how well genuine situations are told apart. The independent sets in ``bench/data`` are
 NEVER used here: they measure the result afterwards (``fraudbot eval``).
@@ -56,7 +58,9 @@ VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
               PROJECT_ROOT / "tests" / "data" / "lookalike_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "sms_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "resident_validation.csv",
-              PROJECT_ROOT / "tests" / "data" / "neighbourhood_validation.csv")
+              PROJECT_ROOT / "tests" / "data" / "neighbourhood_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "family_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "transcript_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 TIE = 0.005  # objectives closer than this to the best are ties (see the module's docstring)
@@ -148,7 +152,8 @@ def main() -> int:
         RISK_FILE.write_text(
             "# Risk thresholds over the evidence score (nlu/evidence.py `assess`).\n"
             "# Chosen on the validation data in tests/data (nlu_holdout.yml, lookalike_validation.csv,\n"
-            "# sms_validation.csv, resident_validation.csv, neighbourhood_validation.csv) ONLY, by\n"
+            "# sms_validation.csv, resident_validation.csv, neighbourhood_validation.csv,\n"
+            "# family_validation.csv, transcript_validation.csv) ONLY, by\n"
             "#   .venv/bin/python -m bench.choose_thresholds --write\n"
             "# never on the independent sets in bench/data.\n"
             "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"

@@ -11,7 +11,7 @@ import yaml
 
 SIGNALS_PATH = Path(__file__).with_name("signals.yml")
 # a negation does not reach across a clause: "款对不上，去银行柜台打了流水"
-_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)(?P<rest>[^\s，。,.;；!！?？]{0,2})$")
+_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)((?P<rest>[^\s，。,.;；!！?？]{0,2})|(用|让|叫|要|装|下|开|提|说)?(什么|任何|啥))$")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 
@@ -54,10 +54,10 @@ def detect_signals(text: str, has_link: bool = False) -> list[str]:
 
 
 def affirmed(text: str, match: re.Match[str]) -> bool:
-    """False when ``match`` follows a negation within three characters (他没让我下载APP), or is
+    """False when ``match`` follows a negation within three characters (他没让我下载APP, 没用什么共享屏幕), or is
     followed by one that denies it (验证码也没要, 屏幕共享那些都没提). A negation that only sets a
     condition ("不还就上征信", "不交就冻结") negates the condition, not the threat after 就."""
     negation = _NEGATION.search(text[max(0, match.start() - 4):match.start()])
-    if negation and "就" not in negation.group("rest"):
+    if negation and "就" not in (negation.group("rest") or ""):
         return False
     return not _DENIED_AFTER.match(text, match.end())

@@ -445,6 +445,30 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("然后让我去柜台办大额转账", "asks_transfer", True),
     ("请于今日致电0755-83619205解除限制", "callback", True),
     ("加微信 jz****2020 领取任务", "contact_hook", True),
+    # met in the family, the transcripts and the chats residents paste
+    ("我用微信视频教他怎么交电费 没用什么共享屏幕的软件", "screen_share", False),
+    ("我给家里在网上订的年货，货到付款，东西送来了才付的钱", "settled_officially", True),
+    ("让他拿卡去ATM上操作解冻", "asks_transfer", True),
+    ("还一直问他旁边有没有人", "secrecy", True),
+    ("有人找她去营业厅办几张电话卡，给她好处费", "account_lending", True),
+    ("有人找她去营业厅办几张电话卡，给她好处费", "in_person", False),
+    ("儿子说老师让交班费，我打了班主任电话说是家委会统一收的", "verified_by_own_call", True),
+    ("你能不能先借我两万 等这批货卖了我就飞过去找你", "asks_to_lend", True),
+    ("您在我们店买的奶粉有质量问题 给您退两倍货款 加一下我们店长的企业微信", "known_script", True),
+    ("您在我们店买的奶粉有质量问题 给您退两倍货款 加一下我们店长的企业微信", "contact_hook", True),
+    ("恭喜您完成了前两个点赞任务，佣金已到账，接下来投入2000元参与电影票房，明天返还2600元", "advance_payment", True),
+    ("理财顾问：这个产品不在银行柜台卖，年化12%，保本", "in_person", False),
+    ("【抖音】验证码4421，用于手机号登录，5分钟内有效，泄露有风险。", "code_for_you", True),
+    ("【抖音】验证码4421，用于手机号登录，5分钟内有效，泄露有风险。", "pressure", False),
+    ("闲鱼消息：买家已付款¥120，请在48小时内发货", "pressure", False),
+    ("闲鱼通知：交易金额¥350.00已转入你的闲鱼账户余额", "money_arrived", True),
+    ("【12381】近期冒充领导、熟人加好友借钱的诈骗高发，请务必当面或打原号码核实", "says_it_is_fraud", True),
+    ("支付宝不会主动打电话要你转账", "says_it_is_fraud", True),
+    ("我不会弄 他说帮我弄 要我把银行卡号和验证码给他", "says_it_is_fraud", False),
+    ("那个卖茶叶的不是我，我号被盗了，大家别买", "says_it_is_fraud", True),
+    ("骗子让我千万别给家里人说", "says_it_is_fraud", False),
+    ("饭店打电话确认我订的包厢", "says_it_is_fraud", False),
+    ("妈：你给我打个视频 （视频通话 03:12）妈：好了是你", "verified_by_own_call", True),
 ])
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
@@ -487,3 +511,18 @@ def test_an_official_app_named_beside_an_unofficial_link_protects_nothing() -> N
     found = find(text, entities=[{"entity": "url", "value": "icbc-vip.top"}], is_official_domain=lambda _: False)
     assert {"points_to_official", "unofficial_link"} <= set(found)
     assert "points_to_official" not in assess(0.5, found, thresholds=LIMITS).against_ids
+
+
+def test_a_platform_s_own_short_link_is_not_a_stranger_s_link() -> None:
+    """【京东】…3.cn/xK7pQ: the NLU flags every url; one that opens an official domain, in words that do not push a
+    click, is the platform's own (an unofficial one, or 点击链接 in the words, stays a red flag)."""
+    from core.report_lines import official_domain
+    own = find("【京东】年货节开启，家电至高直降1000元，3.cn/xK7pQ 抢购，回复T退订", ["suspicious_link"],
+               [{"entity": "url", "value": "3.cn/xK7pQ"}], None, official_domain)
+    assert "suspicious_link" not in own and "official_contact" in own
+    fake = find("【京东】年货节开启，jd-vip.top 抢购", ["suspicious_link"],
+                [{"entity": "url", "value": "jd-vip.top"}], None, official_domain)
+    assert {"suspicious_link", "unofficial_link"} <= set(fake)
+    pushed = find("点击链接领取补贴 3.cn/xK7pQ", ["suspicious_link"], [{"entity": "url", "value": "3.cn/xK7pQ"}],
+                  None, official_domain)
+    assert "suspicious_link" in pushed

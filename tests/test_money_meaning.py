@@ -86,6 +86,13 @@ def test_the_intent_alone_is_not_enough() -> None:
     assert says_money_sent(confident, "我刚给对方转了3万")
 
 
+def test_money_that_came_back_is_no_golden_hour() -> None:
+    """A double charge refunded (扣了两次，钱已经回来了) is over; money still gone stays the golden hour."""
+    confident = {"name": MONEY_SENT_INTENT, "confidence": 0.99}
+    assert not says_money_sent(confident, "我爸ETC一次过路扣了两次钱，在银行app里申请退回多扣的那笔，钱已经回来了。")
+    assert says_money_sent(confident, "我转了5000给他，钱还能退回来吗")
+
+
 def test_low_confidence_or_another_intent_is_not_enough() -> None:
     text = "我刚给对方转了3万"
     assert not says_money_sent({"name": MONEY_SENT_INTENT, "confidence": MONEY_SENT_CONFIDENCE - 0.01}, text)
