@@ -12,6 +12,8 @@ import yaml
 SIGNALS_PATH = Path(__file__).with_name("signals.yml")
 # a negation does not reach across a clause: "款对不上，去银行柜台打了流水"
 _NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)((?P<rest>[^\s，。,.;；!！?？]{0,2})|(用|让|叫|要|装|下|开|提|说)?(什么|任何|啥))$")
+# "没人找她要验证码": nobody asked (the subject is who did not ask).
+_NOBODY = re.compile(r"(没有|没|无)人(找|问|跟|向|给)?(我|她|他|你|我们|我妈|我爸)?(要|让|叫|问|提)(我|她|他)?$")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 
@@ -59,5 +61,7 @@ def affirmed(text: str, match: re.Match[str]) -> bool:
     condition ("不还就上征信", "不交就冻结") negates the condition, not the threat after 就."""
     negation = _NEGATION.search(text[max(0, match.start() - 4):match.start()])
     if negation and "就" not in (negation.group("rest") or ""):
+        return False
+    if _NOBODY.search(text[max(0, match.start() - 7):match.start()]):
         return False
     return not _DENIED_AFTER.match(text, match.end())

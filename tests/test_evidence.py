@@ -28,6 +28,7 @@ RULES = {
     "asks_cash_courier": ("让我取出现金交给上门的工作人员保管", "我去银行取了点现金买菜"),
     "unfreeze_fee": ("客服说账户冻结了，要交解冻款才能提现", "账户一切正常"),
     "known_script": ("【工商银行】您的电子密码器将于次日失效，请登录网站激活", "我的工行卡今天刚办好"),
+    "account_change": ("供应商发邮件说换了收款账户，让把货款付到新账户", "供应商的账户用了五年，这次照常付的"),
     "too_cheap": ("群里有人卖三折的名牌包，说是正品", "超市打三折，买了点菜"),
     "stranger_contact": ("有个陌生人加我微信说是老同学", "我加了小区物业的微信"),
     "contact_hook": ("【会所】高端私人订制服务，加Q 8866xxxx详询。回T退订", "【某健身房】会员日送课，详情到前台咨询"),
@@ -469,6 +470,23 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("骗子让我千万别给家里人说", "says_it_is_fraud", False),
     ("饭店打电话确认我订的包厢", "says_it_is_fraud", False),
     ("妈：你给我打个视频 （视频通话 03:12）妈：好了是你", "verified_by_own_call", True),
+    # working life: the shop, the finance clerk, the market stall
+    ("买家私聊说付了两次 让我支付宝退他一次 发了付款截图", "account_change", True),
+    ("客人给我看付款截图就走了，钱没到账", "account_change", True),
+    ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "account_change", True),
+    ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "advance_payment", True),
+    ("市监局来电话说我网店被投诉，罚五万，转账给他们可以从轻", "asks_transfer", True),
+    ("市监局来电话说我网店被投诉，罚五万，转账给他们可以从轻", "impersonate_official", True),
+    ("电话说是市场监管的 要交钱办加急 加他私人微信", "contact_hook", True),
+    ("雇主出国了，工资让她弟弟转给我", "asks_transfer", False),
+    ("千牛消息里说类目保证金要补到一万 我在千牛的保证金页面自己交的", "own_channel", True),
+    ("直播卖山货，有个顾客想加我微信私下买，我让他还是在店里下单", "settled_officially", True),
+    ("快递丢件 我在平台上发起理赔 快递公司赔的钱进了店铺账户", "money_arrived", True),
+    ("进货走1688付款", "settled_officially", True),
+    ("银行的人来宣传 不要出借对公账户 说是断卡行动", "warning_or_news", True),
+    ("公安局的民警上门说我们店的收款码被人冒用过 叫我换个码", "in_person", True),
+    ("有人说要派人上门取现金", "in_person", False),
+    ("货车司机收到短信说ETC要重新激活 我点了还填了卡号和验证码", "own_request", False),
 ])
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
@@ -526,3 +544,13 @@ def test_a_platform_s_own_short_link_is_not_a_stranger_s_link() -> None:
     pushed = find("点击链接领取补贴 3.cn/xK7pQ", ["suspicious_link"], [{"entity": "url", "value": "3.cn/xK7pQ"}],
                   None, official_domain)
     assert "suspicious_link" in pushed
+
+
+def test_an_account_change_checked_on_the_old_number_or_in_person_is_the_supplier_s_own() -> None:
+    """"换了收款账户" by e-mail is the scam that takes a shop's payments; rung back on the number the owner always
+    had, or said by the supplier's man at the door, it is the supplier's."""
+    mailed = find("供应商发邮件说换了收款账户，让把这批货款付到新账户")
+    assert "account_change" in assess(0.9, mailed, thresholds=LIMITS).for_ids
+    checked = find("供应商发邮件说换了收款账户，我打了合同上留的他们财务的座机核实，是真的")
+    assert "account_change" in checked and "verified_by_own_call" in checked
+    assert "account_change" not in assess(0.9, checked, thresholds=LIMITS).for_ids

@@ -25,6 +25,10 @@ def test_detects(text: str, signal: str) -> None:
 
 def test_negated_flags_do_not_count() -> None:
     assert detect_signals("他没让我下载APP，也没要验证码") == []
+    assert detect_signals("在美团里申请退款，没人找她要验证码") == []
+    assert detect_signals("我用微信视频教他交电费，没用什么共享屏幕的软件") == []
+    # a negation does not reach across a clause
+    assert detect_signals("钱对不上，让我下载APP") == ["unknown_app"]
 
 
 def test_plain_greeting_has_no_flags() -> None:
