@@ -29,6 +29,8 @@ RULES = {
     "unfreeze_fee": ("客服说账户冻结了，要交解冻款才能提现", "账户一切正常"),
     "known_script": ("【工商银行】您的电子密码器将于次日失效，请登录网站激活", "我的工行卡今天刚办好"),
     "account_change": ("供应商发邮件说换了收款账户，让把货款付到新账户", "供应商的账户用了五年，这次照常付的"),
+    "fake_payment": ("客人说转多了一千，发了张截图让我退他", "客人扫码付款，收款音箱报了到账"),
+    "platform_backend": ("抖店扣了保证金，后台能看到扣款原因和订单号", "客服打电话说保证金异常，要加微信处理"),
     "too_cheap": ("群里有人卖三折的名牌包，说是正品", "超市打三折，买了点菜"),
     "stranger_contact": ("有个陌生人加我微信说是老同学", "我加了小区物业的微信"),
     "contact_hook": ("【会所】高端私人订制服务，加Q 8866xxxx详询。回T退订", "【某健身房】会员日送课，详情到前台咨询"),
@@ -471,9 +473,18 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("饭店打电话确认我订的包厢", "says_it_is_fraud", False),
     ("妈：你给我打个视频 （视频通话 03:12）妈：好了是你", "verified_by_own_call", True),
     # working life: the shop, the finance clerk, the market stall
-    ("买家私聊说付了两次 让我支付宝退他一次 发了付款截图", "account_change", True),
-    ("客人给我看付款截图就走了，钱没到账", "account_change", True),
-    ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "account_change", True),
+    ("买家私聊说付了两次 让我支付宝退他一次 发了付款截图", "fake_payment", True),
+    ("客人给我看付款截图就走了，钱没到账", "fake_payment", True),
+    ("包子铺 一个人拿手机晃一哈说付了 走得飞快 后来看收款根本没到", "fake_payment", True),
+    ("印刷店接了个婚庆公司的单，对方先付了一半定金，我看到账了才开机印", "upfront_fee", False),
+    ("淘宝店铺保证金被冻结了一千 千牛后台写着是因为有个售后纠纷", "platform_backend", True),
+    ("客户微信说换账户了 真的假的", "account_change", True),
+    ("一个说是环保局的 讲我们小厂排污超标 给他转八千就不上报", "asks_transfer", True),
+    ("卫生监督所来了两个人查消毒记录，开着执法记录仪", "in_person", True),
+    ("有人在店里买了三千多的茶叶", "in_person", False),
+    ("12381发短信给我们商户 说近期有冒充供应商改收款账户的骗局 叫大家注意", "warning_or_news", True),
+    ("店里伙计手机上有个赌球APP 天天说要回本", "known_script", True),
+    ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "known_script", True),
     ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "advance_payment", True),
     ("市监局来电话说我网店被投诉，罚五万，转账给他们可以从轻", "asks_transfer", True),
     ("市监局来电话说我网店被投诉，罚五万，转账给他们可以从轻", "impersonate_official", True),
@@ -554,3 +565,13 @@ def test_an_account_change_checked_on_the_old_number_or_in_person_is_the_supplie
     checked = find("供应商发邮件说换了收款账户，我打了合同上留的他们财务的座机核实，是真的")
     assert "account_change" in checked and "verified_by_own_call" in checked
     assert "account_change" not in assess(0.9, checked, thresholds=LIMITS).for_ids
+
+
+def test_the_merchant_backend_explains_a_deposit_only_when_nobody_else_asks() -> None:
+    """A deposit deducted with its reason in the shop's own backend is the platform's rule; a "客服" who rings
+    about it and wants a WeChat is the fake customer service again."""
+    own = find("快手小店说我们发货慢 扣了保证金 后台能看到扣款原因和订单号")
+    assert assess(0.6, own, thresholds=LIMITS).risk == "low"
+    rung = find("客服打电话说店铺保证金异常，后台能看到冻结记录，要加他微信 kf20240 交保证金解冻")
+    judged = assess(0.6, rung, thresholds=LIMITS)
+    assert "platform_backend" in rung and "platform_backend" not in judged.against_ids and judged.risk != "low"
