@@ -11,10 +11,11 @@ import yaml
 
 SIGNALS_PATH = Path(__file__).with_name("signals.yml")
 # a negation does not reach across a clause: "款对不上，去银行柜台打了流水"
-_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)((?P<rest>[^\s，。,.;；!！?？]{0,2})|(用|让|叫|要|装|下|开|提|说)?(什么|任何|啥))$")
+_NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)"
+                       r"((?P<rest>[^\s，。,.;；!！?？]{0,2})|(用|让|叫|要|装|下|开|提|说)?(什么|任何|啥))$")
 # "没人找她要验证码", "从没说过要我先垫钱": nobody asked, or it was never said (the negation sits further back).
-_NOBODY = re.compile(r"((没有|没|无)人(找|问|跟|向|给)?(我|她|他|你|我们|我妈|我爸)?|(从没|从来没|没有|没|并没|也没)(说过|提过|说|提))"
-                     r"(要|让|叫|问|提)(我|她|他)?(先)?$")
+_NOBODY = re.compile(r"((没有|没|无)人(找|问|跟|向|给)?(我|她|他|你|我们|我妈|我爸)?"
+                     r"|(从没|从来没|没有|没|并没|也没)(说过|提过|说|提))(要|让|叫|问|提)(我|她|他)?(先)?$")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 
