@@ -16,6 +16,8 @@ _NEGATION = re.compile(r"(没有|没|不|别|未|无|勿|莫)"
 # "没人找她要验证码", "从没说过要我先垫钱": nobody asked, or it was never said (the negation sits further back).
 _NOBODY = re.compile(r"((没有|没|无)人(找|问|跟|向|给)?(我|她|他|你|我们|我妈|我爸)?"
                      r"|(从没|从来没|没有|没|并没|也没)(说过|提过|说|提))(要|让|叫|问|提)(我|她|他)?(先)?$")
+# "不补保证金还要倒赔", "不交保证金就冻结": the negation sets a condition, the threat follows.
+_CONDITION_AFTER = re.compile(r"[^\s，。,.;；!！?？]?(就|还要|还得|将会|将|会被|要被|的话|否则)")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 
@@ -62,7 +64,7 @@ def affirmed(text: str, match: re.Match[str]) -> bool:
     followed by one that denies it (验证码也没要, 屏幕共享那些都没提). A negation that only sets a
     condition ("不还就上征信", "不交就冻结") negates the condition, not the threat after 就."""
     negation = _NEGATION.search(text[max(0, match.start() - 4):match.start()])
-    if negation and "就" not in (negation.group("rest") or ""):
+    if negation and "就" not in (negation.group("rest") or "") and not _CONDITION_AFTER.match(text, match.end()):
         return False
     if _NOBODY.search(text[max(0, match.start() - 7):match.start()]):
         return False

@@ -28,6 +28,8 @@ def test_negated_flags_do_not_count() -> None:
     assert detect_signals("在美团里申请退款，没人找她要验证码") == []
     assert detect_signals("兼职的工资老板直接转到我卡上 从没说过要我先垫钱") == []
     assert detect_signals("他说要我先垫钱") == ["advance_payment"]
+    # a negation that sets a condition, the threat after it
+    assert "upfront_fee" in detect_signals("做期货的说我账户爆仓了，不补保证金还要倒赔")
     assert detect_signals("我用微信视频教他交电费，没用什么共享屏幕的软件") == []
     # a negation does not reach across a clause
     assert detect_signals("钱对不上，让我下载APP") == ["unknown_app"]
