@@ -92,6 +92,7 @@ def test_money_that_came_back_is_no_golden_hour() -> None:
     assert not says_money_sent(confident, "我爸ETC一次过路扣了两次钱，在银行app里申请退回多扣的那笔，钱已经回来了。")
     assert says_money_sent(confident, "我转了5000给他，钱还能退回来吗")
     assert not says_money_sent(confident, "业主转了中期款")  # paid to the resident
+    assert not says_money_sent(confident, "转转回收旧手机 寄过去检测完给了760 钱到支付宝了")
 
 
 def test_low_confidence_or_another_intent_is_not_enough() -> None:
