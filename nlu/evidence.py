@@ -121,7 +121,8 @@ def evidence_table() -> dict[str, Evidence]:
 
 # A negation inside a demand's own words: 让我别转账, 叫我千万不要给验证码 (the police warning); "能不能先借我"
 # asks, it does not deny.
-_INNER_NEGATION = re.compile(r"(别|不要|不用|(?<!能)不能|不必|无需|勿|不得|不准|不许)(再|去|先|给|往外|往|把钱|随便|轻易)?"
+_INNER_NEGATION = re.compile(r"(别|不要|不用|(?<!能)不能|不必|无需|勿|不得|不准|不许)"
+                             r"(再|去|先|给|往外|往|把钱|随便|轻易)?"
                              r"(转|汇|打|付|交|充|缴|借|贷|下载|安装|点|说|告诉|透露|给|共享|开|扫|输|填)")
 
 
