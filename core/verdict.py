@@ -187,6 +187,13 @@ _OWN_LOSS = re.compile(  # the resident's own loss in the same message (我也�
     r"(我|俺|我们|我家)(也|都|就|已经|刚|刚刚)?(被|让)(人|骗子|他|她|他们|对方)?(骗|坑)|我的(钱|卡|存款|积蓄)")
 
 
+def market_loss(text: str) -> bool:
+    """Whether the money in ``text`` was lost on the market in the resident's own account (在手机银行买的基金亏了),
+    not sent to anyone: a ``market`` pattern and nothing saying the resident sent money (``sender``)."""
+    return (_any_match(money_direction_patterns("market"), text)
+            and not _any_match(money_direction_patterns("sender"), text))
+
+
 def retold_loss(text: str) -> bool:
     """Whether the money in ``text`` was lost by someone in a story the resident retells (新闻说有人被骗了
     几十万), not by the resident: words of news or a warning, a victim in the story (``others``), and
@@ -214,7 +221,7 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
     (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
     A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``core.moments.is_notice``), and
     money that came to the resident with nothing sent back (``received_only``) is not one either, nor a
-    loss retold from the news (``retold_loss``).
+    loss retold from the news (``retold_loss``), nor a market loss in the resident's own account (``market_loss``).
     An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``;
     a loss the resident confirms in the same message (``confirms_loss``) needs no share at all.
     """
@@ -222,7 +229,7 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
         return False
     if confirms_loss(text):
         return True
-    if received_only(text):
+    if received_only(text) or market_loss(text):
         return False
     corroborated = any(e.get("entity") in CORROBORATING_ENTITIES for e in entities)
     needed = MONEY_SENT_CORROBORATED if corroborated else MONEY_SENT_CONFIDENCE

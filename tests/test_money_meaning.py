@@ -93,6 +93,9 @@ def test_money_that_came_back_is_no_golden_hour() -> None:
     assert says_money_sent(confident, "我转了5000给他，钱还能退回来吗")
     assert not says_money_sent(confident, "业主转了中期款")  # paid to the resident
     assert not says_money_sent(confident, "转转回收旧手机 寄过去检测完给了760 钱到支付宝了")
+    # a market loss in the resident's own bank app went to no one; money put into "their" platform did
+    assert not says_money_sent(confident, "我在银行APP上买的基金亏了两千 是不是被骗了")
+    assert says_money_sent(confident, "老师让我在他们的平台上买基金，我转了五万进去，现在亏了提不出来")
 
 
 def test_low_confidence_or_another_intent_is_not_enough() -> None:

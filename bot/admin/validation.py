@@ -272,7 +272,8 @@ def _money_sent_problems(data: dict[str, Any]) -> list[Problem]:
             + _regex_problems(MONEY_SENT, data.get("confirmations") or [], "confirmation", "「确认被骗的说法」")
             + _regex_problems(MONEY_SENT, data.get("incoming") or [], "incoming", "「钱是转给居民的说法」")
             + _regex_problems(MONEY_SENT, data.get("sender") or [], "sender", "「居民自己转出钱的说法」")
-            + _regex_problems(MONEY_SENT, data.get("others") or [], "others", "「新闻里别人被骗的说法」"))
+            + _regex_problems(MONEY_SENT, data.get("others") or [], "others", "「新闻里别人被骗的说法」")
+            + _regex_problems(MONEY_SENT, data.get("market") or [], "market", "「自己账户里投资亏损的说法」"))
 
 
 def _regex_problems(path: str, patterns: list[Any], field: str, shown: str = "") -> list[Problem]:
