@@ -13,8 +13,9 @@ genuine in 40 kinds) and ``tests/data/transcript_validation.csv`` (400 texts as 
 transcripts, copied chats; 200 genuine) and ``tests/data/business_validation.csv`` (360 from people who run
 or work in a small business, 180 genuine in 35 kinds), ``tests/data/voice_validation.csv`` (400 from people over
 65 speaking into voice input: no punctuation, fillers, sound-alike slips; 200 genuine in 37 kinds) and
-``tests/data/young_validation.csv`` (400 from people aged 14-30 in their slang; 200 genuine in 33 kinds), each
-written by a separate writer and never
+``tests/data/young_validation.csv`` (400 from people aged 14-30 in their slang; 200 genuine in 33 kinds) and
+``tests/data/screenshot_validation.csv`` (300 texts as OCR reads screenshots: status bars, nicknames, transfer cards,
+buttons, misread characters; 150 genuine in 30 kinds), each written by a separate writer and never
 trained on: the split's look-alikes come from the same writers as the training data, so alone it
 flatters how well genuine situations are told apart. The independent sets in ``bench/data`` are
 NEVER used here: they measure the result afterwards (``fraudbot eval``).
@@ -67,7 +68,8 @@ VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
               PROJECT_ROOT / "tests" / "data" / "transcript_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "business_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "voice_validation.csv",
-              PROJECT_ROOT / "tests" / "data" / "young_validation.csv")
+              PROJECT_ROOT / "tests" / "data" / "young_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "screenshot_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 TIE = 0.005  # objectives closer than this to the best are ties (see the module's docstring)
@@ -161,7 +163,7 @@ def main() -> int:
             "# Chosen on the validation data in tests/data (nlu_holdout.yml, lookalike_validation.csv,\n"
             "# sms_validation.csv, resident_validation.csv, neighbourhood_validation.csv,\n"
             "# family_validation.csv, transcript_validation.csv, business_validation.csv,\n"
-            "# voice_validation.csv, young_validation.csv) ONLY, by\n"
+            "# voice_validation.csv, young_validation.csv, screenshot_validation.csv) ONLY, by\n"
             "#   .venv/bin/python -m bench.choose_thresholds --write\n"
             "# never on the independent sets in bench/data.\n"
             "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"

@@ -529,6 +529,14 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("跟朋友出去玩车费我先垫的 回来她们vx转我", "advance_payment", False),
     ("有人说是我老乡出事了 叫我先垫上", "advance_payment", True),
     ("班主任说学费走学校缴费系统 不会让私人收款 我妈转给我问真假", "relays_money", False),
+    # the text a screenshot's OCR returns
+    ("支付成功 ¥36.00 收款方 **便利店 付款方式 零钱 交易单号 4200001xxxx 完成", "settled_officially", True),
+    ("淘宝 我的订单 交易成功 ¥259.00 卖家已发货 查看物流 确认收货", "settled_officially", True),
+    ("闲鱼 宝贝 二手iPad 走闲鱼验货宝 钱在平台那里", "settled_officially", True),
+    ("唯品会 订单详情 温馨提示 如有自称客服来电要求您转账退款 请直接挂断", "says_it_is_fraud", True),
+    ("本公司不会要求您预先支付任何费用", "says_it_is_fraud", True),
+    ("国家反诈中心 预警 您正在访问的网站 疑似涉诈网站 已为您拦截", "says_it_is_fraud", True),
+    ("退款原路返回 不需要您提供任何验证码哦", "nothing_asked", True),
     ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "known_script", True),
     ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "advance_payment", True),
     ("市监局来电话说我网店被投诉，罚五万，转账给他们可以从轻", "asks_transfer", True),
@@ -610,6 +618,13 @@ def test_an_account_change_checked_on_the_old_number_or_in_person_is_the_supplie
     checked = find("供应商发邮件说换了收款账户，我打了合同上留的他们财务的座机核实，是真的")
     assert "account_change" in checked and "verified_by_own_call" in checked
     assert "account_change" not in assess(0.9, checked, thresholds=LIMITS).for_ids
+
+
+def test_a_platform_page_protects_nothing_once_the_page_or_the_seller_asks_for_money() -> None:
+    """"担保交易" on a page the seller sent is the fake escrow: the demand and the link outweigh the page's words."""
+    found = find("闲鱼卖家发给我一个链接说是担保交易页面，让我在里面付款，付完显示资金冻结，要交保证金解冻")
+    judged = assess(0.8, found, thresholds=LIMITS)
+    assert "settled_officially" in found and "settled_officially" not in judged.against_ids and judged.risk != "low"
 
 
 def test_the_merchant_backend_explains_a_deposit_only_when_nobody_else_asks() -> None:
