@@ -537,6 +537,7 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("本公司不会要求您预先支付任何费用", "says_it_is_fraud", True),
     ("国家反诈中心 预警 您正在访问的网站 疑似涉诈网站 已为您拦截", "says_it_is_fraud", True),
     ("退款原路返回 不需要您提供任何验证码哦", "nothing_asked", True),
+    ("怎么跟店员讲清楚不要给陌生人转账", "protects_family", True),
     ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "known_script", True),
     ("订餐的说订一百份快餐 另外让我帮他买二十条烟 从他给的烟贩那拿 钱我先出", "advance_payment", True),
     ("市监局来电话说我网店被投诉，罚五万，转账给他们可以从轻", "asks_transfer", True),
