@@ -176,11 +176,16 @@ def carries_money_sent(text: str) -> bool:
     return _any_match(money_sent_patterns(), text)
 
 
+def _unsent(kind: str, text: str) -> bool:
+    """Whether ``text`` has a ``kind`` pattern of ``data/money_sent.yml`` and nothing saying the resident sent money."""
+    return (_any_match(money_direction_patterns(kind), text)
+            and not _any_match(money_direction_patterns("sender"), text))
+
+
 def received_only(text: str) -> bool:
     """Whether the money in ``text`` came to the resident and nothing says they sent any
     (孙子给我支付宝转了200块: "转了" is a gift received, not the golden hour)."""
-    return (_any_match(money_direction_patterns("incoming"), text)
-            and not _any_match(money_direction_patterns("sender"), text))
+    return _unsent("incoming", text)
 
 
 _OWN_LOSS = re.compile(  # the resident's own loss in the same message (我也被骗了, 我的钱)
@@ -190,8 +195,7 @@ _OWN_LOSS = re.compile(  # the resident's own loss in the same message (我也�
 def market_loss(text: str) -> bool:
     """Whether the money in ``text`` was lost on the market in the resident's own account (在手机银行买的基金亏了),
     not sent to anyone: a ``market`` pattern and nothing saying the resident sent money (``sender``)."""
-    return (_any_match(money_direction_patterns("market"), text)
-            and not _any_match(money_direction_patterns("sender"), text))
+    return _unsent("market", text)
 
 
 def retold_loss(text: str) -> bool:

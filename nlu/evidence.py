@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from nlu.signals import affirmed, detect_signals, signal_table
+from nlu.signals import affirmed, detect_signals, shows, signal_table
 
 EVIDENCE_PATH = Path(__file__).with_name("evidence.yml")
 FOR, AGAINST = "for", "against"
@@ -144,7 +144,7 @@ def _matches(item: Evidence, text: str) -> bool:
 
 def _says_link(text: str) -> bool:
     """Whether the words themselves push a link (点击链接, 网址), whatever the url opens."""
-    return any(affirmed(text, m) for p in signal_table()["suspicious_link"].patterns for m in p.finditer(text))
+    return shows(signal_table()["suspicious_link"], text)
 
 
 def quote(text: str, evidence_id: str, limit: int = 16) -> str | None:

@@ -50,13 +50,15 @@ def detect_signals(text: str, has_link: bool = False) -> list[str]:
     A match right after a negation (他没让我下载APP) does not count: residents often tell
     what did *not* happen. ``has_link`` lets a recognised URL entity raise the link flag.
     """
-    found = []
-    for signal in signal_table().values():
-        if any(affirmed(text, m) for p in signal.patterns for m in p.finditer(text)):
-            found.append(signal.id)
+    found = [signal.id for signal in signal_table().values() if shows(signal, text)]
     if has_link and "suspicious_link" not in found:
         found.append("suspicious_link")
     return found
+
+
+def shows(signal: Signal, text: str) -> bool:
+    """Whether one of ``signal``'s patterns matches ``text`` and is not negated (see :func:`affirmed`)."""
+    return any(affirmed(text, m) for p in signal.patterns for m in p.finditer(text))
 
 
 def affirmed(text: str, match: re.Match[str]) -> bool:
