@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,10 +161,10 @@ def main() -> int:
     if args.write:
         RISK_FILE.write_text(
             "# Risk thresholds over the evidence score (nlu/evidence.py `assess`).\n"
-            "# Chosen on the validation data in tests/data (nlu_holdout.yml, lookalike_validation.csv,\n"
-            "# sms_validation.csv, resident_validation.csv, neighbourhood_validation.csv,\n"
-            "# family_validation.csv, transcript_validation.csv, business_validation.csv,\n"
-            "# voice_validation.csv, young_validation.csv, screenshot_validation.csv) ONLY, by\n"
+            + textwrap.fill(f"Chosen on the validation data in tests/data "
+                            f"({', '.join(path.name for path in VALIDATION)}) ONLY, by",
+                            width=110, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False)
+            + "\n"
             "#   .venv/bin/python -m bench.choose_thresholds --write\n"
             "# never on the independent sets in bench/data.\n"
             "# high: score at or above which a message WITH a demand or a known scam script is high risk\n"
