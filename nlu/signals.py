@@ -64,9 +64,10 @@ def shows(signal: Signal, text: str) -> bool:
 def affirmed(text: str, match: re.Match[str]) -> bool:
     """False when ``match`` follows a negation within three characters (他没让我下载APP, 没用什么共享屏幕), or is
     followed by one that denies it (验证码也没要, 屏幕共享那些都没提). A negation that only sets a
-    condition ("不还就上征信", "不交就冻结") negates the condition, not the threat after 就."""
+    condition ("不还就上征信", "不交就冻结", "没有的话交两千") negates the condition, not the demand after it."""
     negation = _NEGATION.search(text[max(0, match.start() - 4):match.start()])
-    if negation and "就" not in (negation.group("rest") or "") and not _CONDITION_AFTER.match(text, match.end()):
+    rest = negation.group("rest") or "" if negation else ""
+    if negation and "就" not in rest and rest != "的话" and not _CONDITION_AFTER.match(text, match.end()):
         return False
     if _NOBODY.search(text[max(0, match.start() - 7):match.start()]):
         return False

@@ -62,3 +62,6 @@ def test_a_negated_condition_does_not_negate_the_threat_after_it() -> None:
     assert "threat" in detect_signals("说我不配合就抓你")
     assert "unknown_app" not in detect_signals("他没让我下载APP")
     assert "threat" not in detect_signals("他没说涉嫌什么")
+    # "没有的话" is "if you have none": the demand after it stands
+    assert "upfront_fee" in detect_signals("没有担保人的话交两千他们帮我找")
+    assert "upfront_fee" not in detect_signals("我没交两千")
