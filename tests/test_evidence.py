@@ -686,6 +686,22 @@ def test_the_merchant_backend_explains_a_deposit_only_when_nobody_else_asks() ->
     ("二姨在饭桌上说她儿子要周转，让我拿五万", "in_person", True),
     ("我侄子找我借钱，我让他开视频，他开了，是他本人", "verified_by_own_call", True),
     ("他让我开视频，我开了", "verified_by_own_call", False),
+    # messages forwarded as received (tests/data/forwarded_validation.csv): the pressure after a refusal, the
+    # code asked for without its name, the bank's and the payment app's own warnings
+    ("你要是今天不追加资金，账户就会被强平", "threat", True),
+    ("您不配合取消的话，我们会把您的记录上报央行征信中心", "threat", True),
+    ("这个月的征信报告我自己查过了", "threat", False),
+    ("这个事情属于国家机密，对谁都不能说", "secrecy", True),
+    ("柜员问起来就说是家里装修用的", "secrecy", True),
+    ("你把手机上刚收到的那个六位数报给我一下，我给你登记理赔", "verification_code", True),
+    ("快递柜取件码是六位数", "verification_code", False),
+    ("领奖截止今晚8点，赶紧把手续费交了吧", "upfront_fee", True),
+    ("现在交599就永久保障", "upfront_fee", True),
+    ("明天是我生日，你直接转我就好我自己去买", "asks_transfer", True),
+    ("【建设银行】您的信用卡额度已调升。本短信不含链接，请勿轻信他人要求转账。", "says_it_is_fraud", True),
+    ("【支付宝】您正在向陌生账户转账，对方可能为诈骗账户，如被骗请立即报警。", "says_it_is_fraud", True),
+    ("该用户可能存在风险，请确认对方身份后再转账", "says_it_is_fraud", True),
+    ("【携程旅行】您关注的机票降价了，查看 m.ctrip.com 回T退订", "unofficial_link", False),
 ])
 def test_a_script_s_middle_the_demand_s_other_words_and_the_real_warning(text: str, eid: str, shown: bool) -> None:
     """Mined from the scammers' own texts (tests/data/script_validation.csv) and from the training examples

@@ -118,7 +118,8 @@ def test_money_words(text: str) -> None:
     assert carries_money_sent(text)
 
 
-@pytest.mark.parametrize("text", ["你好", "什么是杀猪盘", "有人打电话说我中奖了", "1' OR '1'='1", "asdf qwer"])
+@pytest.mark.parametrize("text", ["你好", "什么是杀猪盘", "有人打电话说我中奖了", "1' OR '1'='1", "asdf qwer",
+                                  "下个月房租该交了，还是老样子3200"])
 def test_not_money_words(text: str) -> None:
     assert not carries_money_sent(text)
 
@@ -232,6 +233,7 @@ def test_a_broken_pattern_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pyte
     ("骗子先给我返了30块，后来我又充了500", True),
     ("他给我转了一笔钱让我转给别人，我转了", True),
     ("刷单第一单给我返了20，第二单让我垫付了300", True),
+    ("【转转】您寄出的手机已通过验机，回收价2150元已打入您的转转钱包", False),
 ])
 def test_money_that_came_to_the_resident_is_not_the_golden_hour(text: str, sent: bool) -> None:
     """"转了" said of a gift received is not money gone, unless the resident also sent some."""
