@@ -73,7 +73,9 @@ VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
               PROJECT_ROOT / "tests" / "data" / "screenshot_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "rural_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "script_validation.csv",
-              PROJECT_ROOT / "tests" / "data" / "forwarded_validation.csv")
+              PROJECT_ROOT / "tests" / "data" / "forwarded_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "pairs_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "pasted_question_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 TIE = 0.005  # objectives closer than this to the best are ties (see the module's docstring)

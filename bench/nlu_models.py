@@ -223,7 +223,8 @@ def compare_intents() -> None:
 
 NONE_WEIGHTS = {f"none_weight {weight:g}": {"none_weight": weight} for weight in (1.0, 2.0, 3.0, 4.0, 8.0)}
 # the scenario classifier's n-grams and regularisation, judged like none_weight by the verdict
-CONFIGS = {"char 1-2, C=50 (default)": {}, "char 1-3, C=50": {"ngram_max": 3}, "char 1-2, C=20": {"C": 20.0},
+CONFIGS = {"char 1-2, C=50, min_df 2 (default)": {}, "char 1-2, C=50, min_df 1": {"min_df": 1},
+           "char 1-2, C=50, min_df 3": {"min_df": 3}, "char 1-3, C=50": {"ngram_max": 3}, "char 1-2, C=20": {"C": 20.0},
            "char 1-2, C=100": {"C": 100.0}, "char 1-3, C=20": {"ngram_max": 3, "C": 20.0}}
 
 

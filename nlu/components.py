@@ -127,7 +127,7 @@ def _weights(config: Dict[str, Any], labels: List[str]) -> np.ndarray:
 
 def _vectorizer(config: Dict[str, Any]) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer=config["analyzer"], ngram_range=(config["ngram_min"], config["ngram_max"]),
-                           sublinear_tf=True, lowercase=True, dtype=np.float32)
+                           min_df=config["min_df"], sublinear_tf=True, lowercase=True, dtype=np.float32)
 
 
 def _fit_model(config: Dict[str, Any], texts: List[str], labels: List[str]) -> tuple[TfidfVectorizer,
@@ -161,7 +161,10 @@ class ScenarioClassifier(GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         # Chosen on the held-out split and the validation sets (bench/nlu_models.py, `--configs` by the
         # verdict): character 1-2-grams with C=50; 1-3-grams and C=20 scored lower, C=100 tied, and
-        # 1-4-grams and word+character unions lost earlier.
+        # 1-4-grams and word+character unions lost earlier. min_df 2 drops the character pairs seen in one
+        # example only (55,700 -> 26,300 features): on the fourteen validation sets of 2026-11-30 it ties
+        # min_df 1 on the worst margin and wins on mean macro-F1 (0.962 against 0.960), and each of the six
+        # fits of training takes 7 s instead of 17.
         # calibration_folds: internal cross-validation folds for the scam-probability calibration.
         # none_weight: how much more `none` weighs than under balanced class weights. Balanced, `none`
         # (half the examples) weighs as much as ONE of the 15 scam scenarios: a prior for some scam that
@@ -169,7 +172,7 @@ class ScenarioClassifier(GraphComponent):
         # validation sets of tests/data (the best worst margin to the targets scam recall 0.98 / none
         # recall 0.93 over the sets; ties to the lighter weight). With today's data that is 1 (worst margin
         # 0.011 against 0.006-0.008 for weights 2-4, which cost the split's scam recall).
-        return {"analyzer": "char", "ngram_min": 1, "ngram_max": 2, "C": 50.0, "ranking_length": 3,
+        return {"analyzer": "char", "ngram_min": 1, "ngram_max": 2, "min_df": 2, "C": 50.0, "ranking_length": 3,
                 "calibration_folds": 5, "none_weight": 1.0}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
