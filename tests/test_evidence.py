@@ -702,6 +702,13 @@ def test_the_merchant_backend_explains_a_deposit_only_when_nobody_else_asks() ->
     ("【支付宝】您正在向陌生账户转账，对方可能为诈骗账户，如被骗请立即报警。", "says_it_is_fraud", True),
     ("该用户可能存在风险，请确认对方身份后再转账", "says_it_is_fraud", True),
     ("【携程旅行】您关注的机票降价了，查看 m.ctrip.com 回T退订", "unofficial_link", False),
+    # checked in the resident's own words (tests/data/pasted_question_validation.csv)
+    ("儿子微信说给他转500生活费，我打了语音过去是他本人", "verified_by_own_call", True),
+    ("老同学借钱，我打电话过去是她本人", "verified_by_own_call", True),
+    ("他让我打电话过去确认是他本人", "verified_by_own_call", False),
+    ("对门邻居让我帮她把菜钱先付一下，她就住对门", "in_person", True),
+    ("同事让我帮他垫一下午饭钱，我们坐一个办公室", "in_person", True),
+    ("他说他在国外，离我很远", "in_person", False),
 ])
 def test_a_script_s_middle_the_demand_s_other_words_and_the_real_warning(text: str, eid: str, shown: bool) -> None:
     """Mined from the scammers' own texts (tests/data/script_validation.csv) and from the training examples
