@@ -15,10 +15,15 @@ or work in a small business, 180 genuine in 35 kinds), ``tests/data/voice_valida
 65 speaking into voice input: no punctuation, fillers, sound-alike slips; 200 genuine in 37 kinds) and
 ``tests/data/young_validation.csv`` (400 from people aged 14-30 in their slang; 200 genuine in 33 kinds) and
 ``tests/data/screenshot_validation.csv`` (300 texts as OCR reads screenshots: status bars, nicknames, transfer cards,
-buttons, misread characters; 150 genuine in 30 kinds), each written by a separate writer and never
-trained on: the split's look-alikes come from the same writers as the training data, so alone it
-flatters how well genuine situations are told apart. The independent sets in ``bench/data`` are
-NEVER used here: they measure the result afterwards (``fraudbot eval``).
+buttons, misread characters; 150 genuine in 30 kinds), ``tests/data/rural_validation.csv`` (400 from villages, county
+towns and migrant workers; 200 genuine in 41 kinds), ``tests/data/script_validation.csv`` (400 texts only as the
+sender wrote them: 220 scams, 59 of them stopping at the hook or the middle of the script, 180 genuine),
+``tests/data/forwarded_validation.csv`` (400 messages forwarded without a word: the scam at every stage, the genuine
+notices that worried someone), ``tests/data/pairs_validation.csv`` (200 real-vs-fake pairs on one topic each) and
+``tests/data/pasted_question_validation.csv`` (400 pasted or retold texts with the resident's words around them),
+each written by a separate writer and never trained on: the split's look-alikes come from the same writers
+as the training data, so alone it flatters how well genuine situations are told apart. The independent sets
+in ``bench/data`` are NEVER used here: they measure the result afterwards (``fraudbot eval``).
 
 Every message of the split is parsed once by the trained model and turned into a case exactly
 as the bot does (``bot.nlu_client.case_from_parse``); then each combination of thresholds on a
