@@ -17,7 +17,7 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from scipy.stats import poisson
 from sqlalchemy import func, select
@@ -92,7 +92,9 @@ def build(day: date, tracker_url: str | None, store_url: str | None = None, scri
         rows.append(Row(key[0], key[1], count, mean_7, mean_28, rising_p(count, mean_28) if count else 1.0))
     rows.sort(key=lambda r: (-r.count, r.p_value, r.scenario, r.region))
     money_sent = sum(n for (_s, _r, intent), n in counts[day].items() if intent == "money_already_sent")
-    start = datetime.combine(day, datetime.min.time(), CHINA)
+    # the China day's first moment in UTC, as every time is stored: SQLite drops a zone and compares the digits, so
+    # China's 00:00 would skip the reports made before 08:00 China time (and take the next day's)
+    start = datetime.combine(day, datetime.min.time(), CHINA).astimezone(timezone.utc)
     with engine(store_url).connect() as db:
         reported = [(row.kind, redact(row.value), int(row.n)) for row in db.execute(
             select(reports.c.kind, reports.c.value, func.count(reports.c.id).label("n"))

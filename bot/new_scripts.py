@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -166,7 +166,8 @@ def record(day: date, scripts: list[Script], store_url: str | None = None) -> in
                 db.execute(findings.insert().values(
                     day=day, fingerprint=fingerprints.fingerprint(script.text), residents=script.residents,
                     messages=script.messages, scenario=script.scenario[:64], sample=script.sample[:SAMPLE_CHARS],
-                    text=script.text, first_seen=script.first_seen, last_seen=script.last_seen, state=OPEN))
+                    text=script.text, first_seen=script.first_seen.astimezone(timezone.utc),
+                    last_seen=script.last_seen.astimezone(timezone.utc), state=OPEN))
             added += 1
         except IntegrityError:
             continue

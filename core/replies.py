@@ -174,6 +174,16 @@ def how_to_report() -> Reply:
         "已经被骗转了钱，不要只举报，马上打110报警。"], lines_shown=True)
 
 
+def judged_and_reported(case: Case) -> Reply:
+    """A scam story that also asks where to report it (收到假冒银行的短信…我想举报，往哪发): the verdict and why
+    it is one, then how to report it in place of the general steps; 110 stays for money already sent."""
+    told = verdict(case)
+    steps = how_to_report()
+    told.messages = [*told.messages[:2], steps.messages[0] + "\n" + steps.messages[1]]
+    told.lines_shown = True
+    return told
+
+
 def number_lookup(case: Case) -> Reply:
     """What the bot can and cannot see about a number, and where to check it."""
     notes = []
@@ -469,8 +479,8 @@ def compose(case: Case) -> Reply:
                         and not official_number(str(e.get("value"))) for e in case.entities):
         # a plain notice; one that asks for a call back to a mobile number or a link is judged
         return _finish(case, notice(case))
-    if case.request == "how_to_report" and not found.decisive:
-        return _finish(case, how_to_report())
+    if case.request == "how_to_report":
+        return _finish(case, how_to_report() if not found.decisive else judged_and_reported(case))
     if case.request == "number_lookup" and not found.decisive:
         return _finish(case, number_lookup(case))
     if case.request == "scammed" and not found.decisive:

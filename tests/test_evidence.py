@@ -8,7 +8,7 @@ import pytest
 
 from core.replies import compose
 from core.report_lines import official_domain, official_number
-from core.verdict import Case, assessment, risk, warrants_group_warning
+from core.verdict import NONE, Case, assessment, risk, warrants_group_warning
 from nlu.evidence import AGAINST, FOR, Thresholds, assess, evidence_table, find
 from nlu.signals import detect_signals
 
@@ -252,6 +252,18 @@ def test_a_high_reply_names_the_evidence_that_decided_it() -> None:
     assert found.risk == "high" and "known_script" in found.decided_by
     body = "\n".join(compose(case).messages)
     assert "高风险" in body and "常见诈骗话术" in body
+
+
+def test_a_scam_the_resident_asks_how_to_report_gets_the_verdict_and_where_to_report_it() -> None:
+    case = Case(text="老家亲戚收到一条假冒银行的短信 说积分兑换现金 我想帮她举报一下 该往哪发",
+                scenario="phishing_link", confidence=0.6, scam_probability=0.57)
+    assert case.request == "how_to_report" and "known_script" in assessment(case).decisive
+    reply = compose(case)
+    body = "\n".join(reply.messages)
+    assert len(reply.messages) <= 3 and reply.judged
+    assert "积分兑换现金" in body and "12321" in body and "96110" in body and "110报警" in body
+    plain = compose(Case(text="收到诈骗短信了 我想举报 该往哪发", scenario=NONE, confidence=0.9, scam_probability=0.1))
+    assert not plain.judged and "12321" in plain.messages[0]  # nothing to judge: only how to report
 
 
 def test_an_uncertain_case_asks_the_question_that_settles_it() -> None:
