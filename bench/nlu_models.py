@@ -4,6 +4,7 @@
     .venv/bin/python bench/nlu_models.py --intents [--cv] [--no-diet]
     .venv/bin/python bench/nlu_models.py --none-weight
     .venv/bin/python bench/nlu_models.py --configs
+    .venv/bin/python bench/nlu_models.py --oof
 
 Prints accuracy, macro-F1 and scam recall per variant and writes bench/results/nlu_models.json.
 The n-gram variants train in seconds. ``--diet`` also trains Rasa's DIET on the same data with
@@ -25,6 +26,12 @@ About a minute per variant. ``--configs`` compares the scenario classifier's n-g
 (bench/results/nlu_configs.json). Both choose by the worst margin to the recall targets over the sets, then
 by the mean macro-F1 (differences under one validation message are ties), then the first listed.
 The default mode (raw n-gram variants, no verdict) is scored on the held-out split and the validation sets.
+
+``--oof`` gives the verdict on every training example from a scenario classifier that never saw it: 5 folds, the
+classifier (with its own calibration) fitted on four and applied to the fifth, the rest of each parse (intent,
+entities) from the trained model. The scams it reports ``none`` and the genuine messages it names a scam are the
+project's own evidence of what the rules miss on unseen text, and a rule change must not make them worse
+(bench/results/nlu_oof.json lists them; a few minutes).
 """
 
 from __future__ import annotations
@@ -291,6 +298,47 @@ def worst_margin(sets: dict[str, dict[str, float]]) -> float:
     return min(figures[key] - target for figures in sets.values() for key, target in TARGETS.items())
 
 
+def out_of_fold(folds: int = 5) -> None:
+    """Out-of-fold verdicts on the training examples (see the module's docstring)."""
+    import asyncio
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from bot.nlu_client import Classifier, case_from_parse, quiet_logs
+    from core.verdict import NONE, assessment, reported_scenario
+    from nlu.components import ScenarioClassifier
+    from nlu.normalize import normalise_for_nlu
+
+    quiet_logs()
+    texts, labels = labelled(ROOT / "nlu" / "data")
+    normalised = [normalise_for_nlu(text) for text in texts]
+
+    async def parse_all() -> list[dict]:
+        classifier = await Classifier.load()
+        return [await classifier.parse(text) for text in texts]
+
+    parses = asyncio.run(parse_all())
+    reported: list[dict] = [{}] * len(texts)
+    for train, held in StratifiedKFold(folds, shuffle=True, random_state=7).split(normalised, labels):
+        component = ScenarioClassifier({}, None, None)  # type: ignore[arg-type]  (defaults filled in)
+        component._calibration, (component._vectorizer, component._classifier) = component._fit_all(
+            [normalised[i] for i in train], [labels[i] for i in train])
+        for i in held:
+            ranking = component.predict(normalised[i])
+            case = case_from_parse({**parses[i], "scenario": ranking[0], "scenario_ranking": ranking[:3],
+                                    "scam_probability": component.scam_probability(ranking)})
+            found = assessment(case)
+            reported[i] = {"scenario": reported_scenario(case, found), "risk": found.risk,
+                           "scam_probability": case.p_scam, "for": found.for_ids, "against": found.against_ids}
+    s = score(labels, reported)
+    missed = [{"text": t, "truth": y, **r} for t, y, r in zip(texts, labels, reported, strict=True)
+              if (y == NONE) != (r["scenario"] == NONE)]
+    figures = {"n": s.n, "macro_f1": round(s.macro_f1, 3), "scam_recall": round(s.scam_recall, 3),
+               "none_recall": round(s.none_recall, 3), "genuine_high": round(s.genuine_high, 3)}
+    print("out of fold:", json.dumps(figures), f"{len(missed)} messages on the wrong side of scam/none")
+    write("nlu_oof", {"figures": figures, "wrong_side": missed})
+
+
 def main() -> None:
     if "--intents" in sys.argv:
         compare_intents()
@@ -300,6 +348,9 @@ def main() -> None:
         return
     if "--configs" in sys.argv:
         compare_configs(CONFIGS, "nlu_configs")
+        return
+    if "--oof" in sys.argv:
+        out_of_fold()
         return
     train_x, train_y = labelled(ROOT / "nlu" / "data")
     sets = {"holdout": labelled(ROOT / "tests" / "data" / "nlu_holdout.yml")}
