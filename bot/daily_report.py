@@ -17,7 +17,7 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from scipy.stats import poisson
 from sqlalchemy import func, select
@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from bot import new_scripts
 from bot.reports import reports
 from bot.retention import CHINA, daily_counts
-from bot.store import engine
+from bot.store import engine, utc
 from nlu.entities import redact
 
 ALPHA = 0.01
@@ -92,9 +92,7 @@ def build(day: date, tracker_url: str | None, store_url: str | None = None, scri
         rows.append(Row(key[0], key[1], count, mean_7, mean_28, rising_p(count, mean_28) if count else 1.0))
     rows.sort(key=lambda r: (-r.count, r.p_value, r.scenario, r.region))
     money_sent = sum(n for (_s, _r, intent), n in counts[day].items() if intent == "money_already_sent")
-    # the China day's first moment in UTC, as every time is stored: SQLite drops a zone and compares the digits, so
-    # China's 00:00 would skip the reports made before 08:00 China time (and take the next day's)
-    start = datetime.combine(day, datetime.min.time(), CHINA).astimezone(timezone.utc)
+    start = utc(datetime.combine(day, datetime.min.time(), CHINA))  # as stored: China's 00:00 would miss 00:00-08:00
     with engine(store_url).connect() as db:
         reported = [(row.kind, redact(row.value), int(row.n)) for row in db.execute(
             select(reports.c.kind, reports.c.value, func.count(reports.c.id).label("n"))

@@ -28,14 +28,14 @@ import csv
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, func, select
 from sqlalchemy.engine import Connection
 
 from bot.retention import CHINA
-from bot.store import aware, engine, metadata, now
+from bot.store import aware, engine, metadata, now, utc
 from core import followup
 from core.followup import AMOUNT_BANDS
 
@@ -137,12 +137,6 @@ def _followup(row: Any) -> Followup:
                     {question: getattr(row, column) for question, column in _COLUMN.items()})
 
 
-def _utc(moment: datetime) -> datetime:
-    """Every time is stored in UTC: SQLite keeps a datetime's digits and drops its zone, so a China-time
-    10:00 would read back as 10:00 UTC and compare wrongly with the others."""
-    return moment.astimezone(timezone.utc)
-
-
 def conversation_key(conversation_id: str) -> str:
     """How a follow-up is found from its conversation: a salted hash of its own (not the tracker store's key)."""
     from bot.privacy import hash_id
@@ -194,7 +188,7 @@ def consent(conversation_id: str, channel: str, address: str, scenario: str | No
     (a second consent returns the one there is)."""
     if amount_band not in (None, *AMOUNT_BANDS):
         raise ValueError(f"not an amount band: {amount_band!r}")
-    moment = _utc(clock())
+    moment = utc(clock())
     with engine(url).begin() as db:
         found = _active(db, conversation_id, lock=True)
         if found is None:
@@ -202,7 +196,7 @@ def consent(conversation_id: str, channel: str, address: str, scenario: str | No
                 conversation_key=conversation_key(conversation_id), conversation_id=conversation_id[:160],
                 channel=channel[:16], address=address[:128], scenario=(scenario or "none")[:64],
                 payment_route=(payment_route or None) and payment_route[:ROUTE_CHARS], amount_band=amount_band,
-                state=PENDING, created_at=moment, due_at=_utc(due_after(moment))))
+                state=PENDING, created_at=moment, due_at=utc(due_after(moment))))
             found = _active(db, conversation_id)
     return _followup(found)
 
@@ -216,7 +210,7 @@ def stop(conversation_id: str, url: str | None = None, clock: Clock = now) -> bo
     with engine(url).begin() as db:
         done = db.execute(followups.update().where(
             followups.c.conversation_key == conversation_key(conversation_id), followups.c.state.in_(ACTIVE))
-            .values(state=STOPPED, finished_at=_utc(clock()), **_FORGET))
+            .values(state=STOPPED, finished_at=utc(clock()), **_FORGET))
     return bool(done.rowcount)
 
 
@@ -227,7 +221,7 @@ def begin(conversation_id: str, url: str | None = None, clock: Clock = now) -> F
         found = _active(db, conversation_id, lock=True)
         if found is None:
             return None
-        if found.state == PENDING and not _claimed(db, found.id, _utc(clock())):
+        if found.state == PENDING and not _claimed(db, found.id, utc(clock())):
             return None
         return _followup(db.execute(select(followups).where(followups.c.id == found.id)).one())
 
@@ -249,7 +243,7 @@ def finish(conversation_id: str, answers: Mapping[str, str | None], url: str | N
     """The questions are over: the case card is written and the follow-up is ``done``, in one transaction.
     ``answers`` are the form's (unanswered ones None); those the row kept fill the gaps. None when this
     conversation had no follow-up under way (it was stopped, or expired meanwhile): no card then."""
-    moment = _utc(clock())
+    moment = utc(clock())
     with engine(url).begin() as db:
         found = _active(db, conversation_id, lock=True)
         if found is None or found.state != ASKED:
@@ -269,7 +263,7 @@ def finish(conversation_id: str, answers: Mapping[str, str | None], url: str | N
 
 def due(moment: datetime, url: str | None = None, limit: int = 100) -> list[Followup]:
     """Pending follow-ups whose time has come (and not passed by more than :data:`LATE_LIMIT`), oldest first."""
-    moment = _utc(moment)
+    moment = utc(moment)
     with engine(url).connect() as db:
         rows = db.execute(select(followups).where(
             followups.c.state == PENDING, followups.c.due_at <= moment,
@@ -279,7 +273,7 @@ def due(moment: datetime, url: str | None = None, limit: int = 100) -> list[Foll
 
 def _claimed(db: Connection, followup_id: int, moment: datetime) -> bool:
     done = db.execute(followups.update().where(followups.c.id == followup_id, followups.c.state == PENDING)
-                      .values(state=ASKED, asked_at=_utc(moment)))
+                      .values(state=ASKED, asked_at=utc(moment)))
     return done.rowcount == 1
 
 
@@ -307,12 +301,12 @@ def abandon(followup_id: int, url: str | None = None, clock: Clock = now) -> Non
     """It cannot happen (the resident blocked the bot, Rasa failed mid-way): ended, the address deleted."""
     with engine(url).begin() as db:
         db.execute(followups.update().where(followups.c.id == followup_id, followups.c.state.in_(ACTIVE))
-                   .values(state=EXPIRED, finished_at=_utc(clock()), **_FORGET))
+                   .values(state=EXPIRED, finished_at=utc(clock()), **_FORGET))
 
 
 def expire(moment: datetime, url: str | None = None) -> int:
     """End the follow-ups that can no longer happen (see :data:`LATE_LIMIT`, :data:`ANSWER_WINDOW`)."""
-    moment = _utc(moment)
+    moment = utc(moment)
     with engine(url).begin() as db:
         late = db.execute(followups.update().where(
             followups.c.state == PENDING, followups.c.due_at <= moment - LATE_LIMIT)

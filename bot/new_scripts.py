@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import fingerprints, near_duplicates, scam_library
 from bot.alerts.model import audit_log
 from bot.retention import CHINA, consultations_since, day_start
-from bot.store import engine, metadata, now
+from bot.store import engine, metadata, now, utc
 from core.knowledge import content_root
 
 WINDOW_DAYS = 7
@@ -166,8 +166,8 @@ def record(day: date, scripts: list[Script], store_url: str | None = None) -> in
                 db.execute(findings.insert().values(
                     day=day, fingerprint=fingerprints.fingerprint(script.text), residents=script.residents,
                     messages=script.messages, scenario=script.scenario[:64], sample=script.sample[:SAMPLE_CHARS],
-                    text=script.text, first_seen=script.first_seen.astimezone(timezone.utc),
-                    last_seen=script.last_seen.astimezone(timezone.utc), state=OPEN))
+                    text=script.text, first_seen=utc(script.first_seen),
+                    last_seen=utc(script.last_seen), state=OPEN))
             added += 1
         except IntegrityError:
             continue

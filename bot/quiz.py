@@ -29,7 +29,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table, UniqueConstraint, case, func, select
@@ -39,7 +39,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from bot.inbound import normalise
 from bot.retention import CHINA
-from bot.store import aware, engine, metadata, now
+from bot.store import aware, engine, metadata, now, utc
 from core import campaign
 from core.campaign import Question
 from core.knowledge import scenarios
@@ -240,7 +240,7 @@ class QuizStore:
 
     def _now(self) -> datetime:
         """The clock's time in UTC, as the store keeps every time (SQLite compares them as written)."""
-        return self._clock().astimezone(timezone.utc)
+        return utc(self._clock())
 
     @property
     def engine(self) -> Engine:
@@ -378,7 +378,7 @@ class QuizStore:
         """This week's participation in a group: the ``size`` players with most counted answers."""
         since = week_start(self._now())
         where = (quiz_answers.c.group_key == group_key(channel, chat_id),
-                 quiz_answers.c.answered_at >= since.astimezone(timezone.utc))
+                 quiz_answers.c.answered_at >= utc(since))
         answered = func.count(quiz_answers.c.id).label("answered")
         right = _right_count().label("right")
         with self.engine.connect() as db:
@@ -400,9 +400,9 @@ class QuizStore:
         """Counted answers and right ones per scenario (most answered first), for the officers' chart."""
         query = select(quiz_answers.c.scenario, func.count(quiz_answers.c.id), _right_count())
         if since is not None:
-            query = query.where(quiz_answers.c.answered_at >= since.astimezone(timezone.utc))
+            query = query.where(quiz_answers.c.answered_at >= utc(since))
         if until is not None:
-            query = query.where(quiz_answers.c.answered_at < until.astimezone(timezone.utc))
+            query = query.where(quiz_answers.c.answered_at < utc(until))
         if campaign_id is not None:
             query = query.where(quiz_answers.c.campaign_id == campaign_id)
         with self.engine.connect() as db:

@@ -72,6 +72,12 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def utc(moment: datetime) -> datetime:
+    """A time as it is stored: in UTC. SQLite keeps a datetime's digits and drops its zone, so a China-time
+    10:00 (or a China day's 00:00 in a query) would read back as 10:00 UTC and compare wrongly with the others."""
+    return moment.astimezone(timezone.utc)
+
+
 def aware(moment: datetime | None) -> datetime | None:
     """A stored time as UTC: SQLite gives naive datetimes back, PostgreSQL aware ones."""
     return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
