@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.results_file import write  # noqa: E402
 from bot.evaluation import read_labelled, score  # noqa: E402
-from nlu.components import scenario_label  # noqa: E402
+from nlu.components import ScenarioClassifier, scenario_label  # noqa: E402
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -235,6 +235,28 @@ CONFIGS = {"char 1-2, C=50, min_df 2 (default)": {}, "char 1-2, C=50, min_df 1":
            "char 1-2, C=100": {"C": 100.0}, "char 1-3, C=20": {"ngram_max": 3, "C": 20.0}}
 
 
+def fitted_scenarios(overrides: dict, texts: list[str], labels: list[str]) -> ScenarioClassifier:
+    """A scenario classifier with ``overrides`` of its config, fitted (with its calibration) on normalised ``texts``."""
+    component = ScenarioClassifier(overrides, None, None)  # type: ignore[arg-type]  (defaults filled in)
+    component._calibration, (component._vectorizer, component._classifier) = component._fit_all(texts, labels)
+    return component
+
+
+def verdict_with(component: ScenarioClassifier, parse: dict) -> dict:
+    """What ``fraudbot classify`` would report for ``parse`` (the trained model's) with ``component``'s scenario
+    ranking and calibrated P(scam) in place of the model's."""
+    from bot.nlu_client import case_from_parse
+    from core.verdict import assessment, reported_scenario
+    from nlu.normalize import normalise_for_nlu
+
+    ranking = component.predict(normalise_for_nlu(parse["text"]))
+    case = case_from_parse({**parse, "scenario": ranking[0], "scenario_ranking": ranking[:3],
+                            "scam_probability": component.scam_probability(ranking)})
+    found = assessment(case)
+    return {"scenario": reported_scenario(case, found), "risk": found.risk, "scam_probability": case.p_scam,
+            "for": found.for_ids, "against": found.against_ids}
+
+
 def compare_configs(variants: dict[str, dict], results_name: str) -> None:
     """The verdict on the validation sets for each scenario-classifier config (see the module's docstring).
 
@@ -243,9 +265,7 @@ def compare_configs(variants: dict[str, dict], results_name: str) -> None:
     import asyncio
 
     from bench.choose_thresholds import VALIDATION
-    from bot.nlu_client import Classifier, case_from_parse, quiet_logs
-    from core.verdict import assessment, reported_scenario
-    from nlu.components import ScenarioClassifier
+    from bot.nlu_client import Classifier, quiet_logs
     from nlu.normalize import normalise_for_nlu
 
     quiet_logs()
@@ -262,19 +282,11 @@ def compare_configs(variants: dict[str, dict], results_name: str) -> None:
     parsed = asyncio.run(parse_all())
     results = {}
     for name, overrides in variants.items():
-        component = ScenarioClassifier(overrides, None, None)  # type: ignore[arg-type]  (defaults filled in)
-        component._calibration, (component._vectorizer, component._classifier) = component._fit_all(train_x, train_y)
+        component = fitted_scenarios(overrides, train_x, train_y)
         results[name] = {}
         for set_name, rows in parsed.items():
-            truth, reported = [], []
-            for parse, label in rows:
-                ranking = component.predict(normalise_for_nlu(parse["text"]))
-                case = case_from_parse({**parse, "scenario": ranking[0], "scenario_ranking": ranking[:3],
-                                        "scam_probability": component.scam_probability(ranking)})
-                found = assessment(case)
-                truth.append(label)
-                reported.append({"scenario": reported_scenario(case, found), "risk": found.risk,
-                                 "scam_probability": case.p_scam})
+            truth = [label for _, label in rows]
+            reported = [verdict_with(component, parse) for parse, _ in rows]
             s = score(truth, reported)
             results[name][set_name] = {"macro_f1": round(s.macro_f1, 3), "scam_recall": round(s.scam_recall, 3),
                                      "none_recall": round(s.none_recall, 3), "genuine_high": round(s.genuine_high, 3)}
@@ -304,9 +316,8 @@ def out_of_fold(folds: int = 5) -> None:
 
     from sklearn.model_selection import StratifiedKFold
 
-    from bot.nlu_client import Classifier, case_from_parse, quiet_logs
-    from core.verdict import NONE, assessment, reported_scenario
-    from nlu.components import ScenarioClassifier
+    from bot.nlu_client import Classifier, quiet_logs
+    from core.verdict import NONE
     from nlu.normalize import normalise_for_nlu
 
     quiet_logs()
@@ -320,16 +331,9 @@ def out_of_fold(folds: int = 5) -> None:
     parses = asyncio.run(parse_all())
     reported: list[dict] = [{}] * len(texts)
     for train, held in StratifiedKFold(folds, shuffle=True, random_state=7).split(normalised, labels):
-        component = ScenarioClassifier({}, None, None)  # type: ignore[arg-type]  (defaults filled in)
-        component._calibration, (component._vectorizer, component._classifier) = component._fit_all(
-            [normalised[i] for i in train], [labels[i] for i in train])
+        component = fitted_scenarios({}, [normalised[i] for i in train], [labels[i] for i in train])
         for i in held:
-            ranking = component.predict(normalised[i])
-            case = case_from_parse({**parses[i], "scenario": ranking[0], "scenario_ranking": ranking[:3],
-                                    "scam_probability": component.scam_probability(ranking)})
-            found = assessment(case)
-            reported[i] = {"scenario": reported_scenario(case, found), "risk": found.risk,
-                           "scam_probability": case.p_scam, "for": found.for_ids, "against": found.against_ids}
+            reported[i] = verdict_with(component, parses[i])
     s = score(labels, reported)
     missed = [{"text": t, "truth": y, **r} for t, y, r in zip(texts, labels, reported, strict=True)
               if (y == NONE) != (r["scenario"] == NONE)]
