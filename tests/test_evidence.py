@@ -404,6 +404,81 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     assert ("in_person" in find(text)) is shown
 
 
+# Mined from the scammers' own texts (tests/data/script_validation.csv), the forwarded and pasted validation sets and
+# the training examples that cross-validation reported as none: each phrasing found, and its near miss not.
+SCRIPT_PHRASINGS = [
+    # the middle of a script, before the demand (the promises that talk a doubting resident round)
+    ("放心，我们就是用来跑一下流水，钱都是干净的，出不了事", "reassurance", True),
+    ("这个月店里流水不错", "reassurance", False),
+    ("您这种情况我们可以帮您包装一下资料，包过", "reassurance", True),
+    ("二手车包过户，手续齐全", "reassurance", False),
+    ("你填的收款卡号多了一位，资金被冻结了，需要处理一下", "known_script", True),
+    ("卡号填错了，我重新填了一遍", "known_script", False),
+    ("弟弟，你得先帮我做个任务，用你妈妈手机打开支付宝", "known_script", True),
+    ("我用手机给我妈妈挂了个号", "known_script", False),
+    ("识相的话转五万，以后再也不打扰你", "pays_compensation", True),
+    ("我手上有你的照片和聊天记录", "pays_compensation", True),
+    ("我手机里有你的照片，上次旅游拍的", "pays_compensation", False),
+    ("讲座上的专家说吃他们的药三个疗程就能停胰岛素", "known_script", True),
+    ("医生说血糖控制好了可以慢慢减胰岛素", "known_script", False),
+    ("九十九块三日游，导游说不买不让上车", "known_script", True),
+    ("【闲鱼】您的宝贝已被买家拍下，请在48小时内发货", "known_script", False),
+    ("客服说商品有质量问题，要赔我三倍的钱", "known_script", True),
+    # demands in words the rules missed
+    ("各位家长请转账至下列个人账户并备注孩子姓名", "asks_transfer", True),
+    ("老同学说礼金转这张卡就行", "asks_transfer", True),
+    ("工资转这张卡里了", "asks_transfer", False),
+    ("刷到第五单要我充2万", "asks_transfer", True),
+    ("我给手机充了50块话费", "asks_transfer", False),
+    ("老板说钱到我卡上我就去取出来给他，每次给我几百", "relays_money", True),
+    ("工资到我卡上了", "relays_money", False),
+    ("她说订单卡住了，要再付一次才能解冻", "unfreeze_fee", True),
+    ("我再付一次房租就到期了", "unfreeze_fee", False),
+    ("体育老师说统一订校服，麻烦扫下这个收款码", "asks_scan_code", True),
+    ("没有担保人的话交两千他们帮我找", "upfront_fee", True),
+    ("我没交两千让他们帮我找", "upfront_fee", False),
+    # the real warning's words, and facts the resident saw
+    ("这里是反诈中心，请您不要按对方要求转账，也不要下载任何软件", "says_it_is_fraud", True),
+    ("对方要求我按他的指示操作", "says_it_is_fraud", False),
+    ("我们是96110，想问一下对方是不是让您转到安全账户", "says_it_is_fraud", True),
+    ("手机上的验证码别告诉别人，我下午回来帮你交医保", "says_it_is_fraud", True),
+    ("把验证码发我，别告诉别人", "says_it_is_fraud", False),
+    ("把验证码发我，别告诉别人", "secrecy", True),
+    ("学校不会通过微信群收取任何费用，如有人冒充班主任收费请电话核实", "says_it_is_fraud", True),
+    ("村支书说他不会找大家借钱", "says_it_is_fraud", True),
+    ("【京东】您的账户正在绑定新手机号，验证码319274，如非本人操作请忽略并修改密码", "code_for_you", True),
+    ("您的密码已修改成功。如非本人操作，请立即修改密码", "points_to_official", True),
+    ("【某银行】您尾号5540的账户于07月01日入账2980元，摘要：养老金", "high_return", False),
+    ("群里说日入三千不是梦", "high_return", True),
+    ("二姨在饭桌上说她儿子要周转，让我拿五万", "in_person", True),
+    ("我侄子找我借钱，我让他开视频，他开了，是他本人", "verified_by_own_call", True),
+    ("他让我开视频，我开了", "verified_by_own_call", False),
+    # messages forwarded as received (tests/data/forwarded_validation.csv): the pressure after a refusal, the
+    # code asked for without its name, the bank's and the payment app's own warnings
+    ("你要是今天不追加资金，账户就会被强平", "threat", True),
+    ("您不配合取消的话，我们会把您的记录上报央行征信中心", "threat", True),
+    ("这个月的征信报告我自己查过了", "threat", False),
+    ("这个事情属于国家机密，对谁都不能说", "secrecy", True),
+    ("柜员问起来就说是家里装修用的", "secrecy", True),
+    ("你把手机上刚收到的那个六位数报给我一下，我给你登记理赔", "verification_code", True),
+    ("快递柜取件码是六位数", "verification_code", False),
+    ("领奖截止今晚8点，赶紧把手续费交了吧", "upfront_fee", True),
+    ("现在交599就永久保障", "upfront_fee", True),
+    ("明天是我生日，你直接转我就好我自己去买", "asks_transfer", True),
+    ("【建设银行】您的信用卡额度已调升。本短信不含链接，请勿轻信他人要求转账。", "says_it_is_fraud", True),
+    ("【支付宝】您正在向陌生账户转账，对方可能为诈骗账户，如被骗请立即报警。", "says_it_is_fraud", True),
+    ("该用户可能存在风险，请确认对方身份后再转账", "says_it_is_fraud", True),
+    ("【携程旅行】您关注的机票降价了，查看 m.ctrip.com 回T退订", "unofficial_link", False),
+    # checked in the resident's own words (tests/data/pasted_question_validation.csv)
+    ("儿子微信说给他转500生活费，我打了语音过去是他本人", "verified_by_own_call", True),
+    ("老同学借钱，我打电话过去是她本人", "verified_by_own_call", True),
+    ("他让我打电话过去确认是他本人", "verified_by_own_call", False),
+    ("对门邻居让我帮她把菜钱先付一下，她就住对门", "in_person", True),
+    ("同事让我帮他垫一下午饭钱，我们坐一个办公室", "in_person", True),
+    ("他说他在国外，离我很远", "in_person", False),
+]
+
+
 @pytest.mark.parametrize("text,eid,shown", [
     ("你的裸照已经在我手里，12小时内不打款，我就发到你们公司群里", "pays_compensation", True),
     ("他不还钱我就发朋友圈曝光他", "pays_compensation", False),
@@ -565,7 +640,7 @@ def test_married_or_living_together_is_meeting_in_person_a_promise_to_marry_is_n
     ("公安局的民警上门说我们店的收款码被人冒用过 叫我换个码", "in_person", True),
     ("有人说要派人上门取现金", "in_person", False),
     ("货车司机收到短信说ETC要重新激活 我点了还填了卡号和验证码", "own_request", False),
-])
+] + SCRIPT_PHRASINGS)
 def test_scammers_own_words_and_residents_own_facts(text: str, eid: str, shown: bool) -> None:
     """A demand in the scammer's own voice (不打款就发, 转账后报ID) and the resident's facts in their words."""
     assert (eid in find(text)) is shown
@@ -649,80 +724,3 @@ def test_the_merchant_backend_explains_a_deposit_only_when_nobody_else_asks() ->
     rung = find("客服打电话说店铺保证金异常，后台能看到冻结记录，要加他微信 kf20240 交保证金解冻")
     judged = assess(0.6, rung, thresholds=LIMITS)
     assert "platform_backend" in rung and "platform_backend" not in judged.against_ids and judged.risk != "low"
-
-
-@pytest.mark.parametrize("text,eid,shown", [
-    # the middle of a script, before the demand (the promises that talk a doubting resident round)
-    ("放心，我们就是用来跑一下流水，钱都是干净的，出不了事", "reassurance", True),
-    ("这个月店里流水不错", "reassurance", False),
-    ("您这种情况我们可以帮您包装一下资料，包过", "reassurance", True),
-    ("二手车包过户，手续齐全", "reassurance", False),
-    ("你填的收款卡号多了一位，资金被冻结了，需要处理一下", "known_script", True),
-    ("卡号填错了，我重新填了一遍", "known_script", False),
-    ("弟弟，你得先帮我做个任务，用你妈妈手机打开支付宝", "known_script", True),
-    ("我用手机给我妈妈挂了个号", "known_script", False),
-    ("识相的话转五万，以后再也不打扰你", "pays_compensation", True),
-    ("我手上有你的照片和聊天记录", "pays_compensation", True),
-    ("我手机里有你的照片，上次旅游拍的", "pays_compensation", False),
-    ("讲座上的专家说吃他们的药三个疗程就能停胰岛素", "known_script", True),
-    ("医生说血糖控制好了可以慢慢减胰岛素", "known_script", False),
-    ("九十九块三日游，导游说不买不让上车", "known_script", True),
-    ("【闲鱼】您的宝贝已被买家拍下，请在48小时内发货", "known_script", False),
-    ("客服说商品有质量问题，要赔我三倍的钱", "known_script", True),
-    # demands in words the rules missed
-    ("各位家长请转账至下列个人账户并备注孩子姓名", "asks_transfer", True),
-    ("老同学说礼金转这张卡就行", "asks_transfer", True),
-    ("工资转这张卡里了", "asks_transfer", False),
-    ("刷到第五单要我充2万", "asks_transfer", True),
-    ("我给手机充了50块话费", "asks_transfer", False),
-    ("老板说钱到我卡上我就去取出来给他，每次给我几百", "relays_money", True),
-    ("工资到我卡上了", "relays_money", False),
-    ("她说订单卡住了，要再付一次才能解冻", "unfreeze_fee", True),
-    ("我再付一次房租就到期了", "unfreeze_fee", False),
-    ("体育老师说统一订校服，麻烦扫下这个收款码", "asks_scan_code", True),
-    ("没有担保人的话交两千他们帮我找", "upfront_fee", True),
-    ("我没交两千让他们帮我找", "upfront_fee", False),
-    # the real warning's words, and facts the resident saw
-    ("这里是反诈中心，请您不要按对方要求转账，也不要下载任何软件", "says_it_is_fraud", True),
-    ("对方要求我按他的指示操作", "says_it_is_fraud", False),
-    ("我们是96110，想问一下对方是不是让您转到安全账户", "says_it_is_fraud", True),
-    ("手机上的验证码别告诉别人，我下午回来帮你交医保", "says_it_is_fraud", True),
-    ("把验证码发我，别告诉别人", "says_it_is_fraud", False),
-    ("把验证码发我，别告诉别人", "secrecy", True),
-    ("学校不会通过微信群收取任何费用，如有人冒充班主任收费请电话核实", "says_it_is_fraud", True),
-    ("村支书说他不会找大家借钱", "says_it_is_fraud", True),
-    ("【京东】您的账户正在绑定新手机号，验证码319274，如非本人操作请忽略并修改密码", "code_for_you", True),
-    ("您的密码已修改成功。如非本人操作，请立即修改密码", "points_to_official", True),
-    ("【某银行】您尾号5540的账户于07月01日入账2980元，摘要：养老金", "high_return", False),
-    ("群里说日入三千不是梦", "high_return", True),
-    ("二姨在饭桌上说她儿子要周转，让我拿五万", "in_person", True),
-    ("我侄子找我借钱，我让他开视频，他开了，是他本人", "verified_by_own_call", True),
-    ("他让我开视频，我开了", "verified_by_own_call", False),
-    # messages forwarded as received (tests/data/forwarded_validation.csv): the pressure after a refusal, the
-    # code asked for without its name, the bank's and the payment app's own warnings
-    ("你要是今天不追加资金，账户就会被强平", "threat", True),
-    ("您不配合取消的话，我们会把您的记录上报央行征信中心", "threat", True),
-    ("这个月的征信报告我自己查过了", "threat", False),
-    ("这个事情属于国家机密，对谁都不能说", "secrecy", True),
-    ("柜员问起来就说是家里装修用的", "secrecy", True),
-    ("你把手机上刚收到的那个六位数报给我一下，我给你登记理赔", "verification_code", True),
-    ("快递柜取件码是六位数", "verification_code", False),
-    ("领奖截止今晚8点，赶紧把手续费交了吧", "upfront_fee", True),
-    ("现在交599就永久保障", "upfront_fee", True),
-    ("明天是我生日，你直接转我就好我自己去买", "asks_transfer", True),
-    ("【建设银行】您的信用卡额度已调升。本短信不含链接，请勿轻信他人要求转账。", "says_it_is_fraud", True),
-    ("【支付宝】您正在向陌生账户转账，对方可能为诈骗账户，如被骗请立即报警。", "says_it_is_fraud", True),
-    ("该用户可能存在风险，请确认对方身份后再转账", "says_it_is_fraud", True),
-    ("【携程旅行】您关注的机票降价了，查看 m.ctrip.com 回T退订", "unofficial_link", False),
-    # checked in the resident's own words (tests/data/pasted_question_validation.csv)
-    ("儿子微信说给他转500生活费，我打了语音过去是他本人", "verified_by_own_call", True),
-    ("老同学借钱，我打电话过去是她本人", "verified_by_own_call", True),
-    ("他让我打电话过去确认是他本人", "verified_by_own_call", False),
-    ("对门邻居让我帮她把菜钱先付一下，她就住对门", "in_person", True),
-    ("同事让我帮他垫一下午饭钱，我们坐一个办公室", "in_person", True),
-    ("他说他在国外，离我很远", "in_person", False),
-])
-def test_a_script_s_middle_the_demand_s_other_words_and_the_real_warning(text: str, eid: str, shown: bool) -> None:
-    """Mined from the scammers' own texts (tests/data/script_validation.csv) and from the training examples
-    that cross-validation reported as none: each phrasing found, and its near miss not."""
-    assert (eid in find(text)) is shown
