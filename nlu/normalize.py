@@ -77,6 +77,11 @@ _MASK_RUN = re.compile(
 _OPEN, _CLOSE = "[\\[【<＜{［]{1,2}", "[\\]】>＞}］]{1,2}"
 
 
+# A slip written in Latin letters (pinyin initials: yzm 验证码, yhk 银行卡) and what may not touch it.
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_LATIN_NEIGHBOUR = r"A-Za-z0-9_@.\-/*＊×●•"  # a masked ID (dk****1234) is not a word
+
+
 @dataclass(frozen=True)
 class _Rules:
     """The compiled rules of ``homophones.yml``."""
@@ -105,11 +110,16 @@ def normalise_for_nlu(text: str) -> str:
     # A slip's context may itself be a slip (加俺威信: 俺 → 我 makes 威信 the app's name), and all slips are
     # replaced in one pass that reads the text as it was; a second pass (at most three) keeps this idempotent.
     for _ in range(3):
-        fixed = rules.homophones.sub(lambda match: rules.right[match.group()], text)
+        fixed = rules.homophones.sub(lambda match: rules.right[_key(match.group())], text)
         if fixed == text:
             break
         text = fixed
     return text.strip()
+
+
+def _key(slip: str) -> str:
+    """The ``homophones.yml`` entry of a slip as found: Latin initials are listed in lower case (YZM is yzm)."""
+    return slip.lower() if _LATIN_WORD.fullmatch(slip) else slip
 
 
 def _placeholder(match: re.Match[str]) -> str:
@@ -146,9 +156,9 @@ def compile_rules(data: dict[str, Any]) -> _Rules:
         wrong, fixed = str(entry.get("wrong") or ""), str(entry.get("right") or "")
         if not wrong or len(wrong) != len(fixed) or wrong == fixed:
             raise ValueError(f"homophone {wrong!r} → {fixed!r}: both needed, different, same length")
-        if wrong in right:
+        if _key(wrong) in right:
             raise ValueError(f"homophone {wrong!r} listed twice")
-        right[wrong] = fixed
+        right[_key(wrong)] = fixed
         branches.append(_homophone_branch(wrong, entry))
     kinds: dict[str, str] = {}
     for kind, key in (("sticker", "stickers"), ("mask", "mask_placeholders"), ("link", "link_placeholders")):
@@ -170,6 +180,9 @@ def _homophone_branch(wrong: str, entry: dict[str, Any]) -> str:
     character occurs; contexts before the slip are look-behinds that include the slip itself.
     """
     core = re.escape(wrong)
+    if _LATIN_WORD.fullmatch(wrong):
+        # pinyin initials (yzm, YHK) as a whole Latin word in any case: never a piece of an ID, a link or an e-mail
+        core = rf"(?<![{_LATIN_NEIGHBOUR}])(?i:{core})(?![{_LATIN_NEIGHBOUR}])"
     after = [re.escape(str(word)) for word in entry.get("only_after") or []]
     before = [re.escape(str(word)) for word in entry.get("only_before") or []]
     required = [f"(?<={word}{core})" for word in after] + [f"(?={word})" for word in before]
