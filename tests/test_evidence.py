@@ -476,6 +476,20 @@ SCRIPT_PHRASINGS = [
     ("对门邻居让我帮她把菜钱先付一下，她就住对门", "in_person", True),
     ("同事让我帮他垫一下午饭钱，我们坐一个办公室", "in_person", True),
     ("他说他在国外，离我很远", "in_person", False),
+    # a case relayed by a teller, a grid worker or a relative (tests/data/relayed_validation.csv): the writer's
+    # counter, the question asked and the answer "no", and the writer's own judgement are not the resident's facts
+    ("村主任问他见过面没 他说还没", "in_person", False),
+    ("村主任问他见过面没 他说还没", "never_met", True),
+    ("你们见过面吗", "in_person", False),
+    ("见过面了，还来过我家吃饭", "in_person", True),
+    ("那些人天天来家里闹", "in_person", False),
+    ("会计当面去领导办公室问了 领导说没发过", "in_person", False),
+    ("客户在柜台要给一个外地账户转三万", "in_person", False),
+    ("我在柜台办的转账", "in_person", True),
+    ("我跟他说这种都是骗人的 他还是要交", "says_it_is_fraud", False),
+    ("我们告诉他这就是诈骗", "says_it_is_fraud", False),
+    ("新闻上说这种都是骗人的", "says_it_is_fraud", True),
+    ("凡是要求转到安全账户的都是诈骗", "says_it_is_fraud", True),
 ]
 
 
