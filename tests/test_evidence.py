@@ -34,6 +34,7 @@ RULES = {
     "too_cheap": ("群里有人卖三折的名牌包，说是正品", "超市打三折，买了点菜"),
     "reassurance": ("放心，资金是第三方托管的，亏了公司全额补偿", "放心，我明天就把书还你"),
     "stranger_contact": ("有个陌生人加我微信说是老同学", "我加了小区物业的微信"),
+    "check_found_impostor": ("我们让她打侄子原来的号码核实，结果侄子好好的在上班", "打他原来的号码核实了，确实是他"),
     "contact_hook": ("【会所】高端私人订制服务，加Q 8866xxxx详询。回T退订", "【某健身房】会员日送课，详情到前台咨询"),
     "overseas_number": ("一个+00开头的号码打给我", "小区保安给我打了电话"),
     "pressure": ("说必须24小时内处理，否则冻结账户", "他说不着急，慢慢来"),
@@ -315,6 +316,16 @@ def test_a_courier_at_the_door_is_not_the_protection_of_meeting_in_person() -> N
     assert assess(0.99, found, thresholds=LIMITS).risk == "high"
 
 
+def test_a_check_that_found_the_impostor_protects_nothing() -> None:
+    """The teller had her call the nephew's usual number and he was at work: the check found the fraud."""
+    text = "柜台记录：阿姨要给陌生账户汇五万，说侄子出车祸要钱，我们让她打侄子原来的号码核实，结果侄子好好的在上班"
+    found = find(text, signals=[])
+    assert {"check_found_impostor", "verified_by_own_call"} <= set(found)
+    verdict = assess(0.99, found, thresholds=LIMITS)
+    assert "verified_by_own_call" not in verdict.against_ids and "check_found_impostor" in verdict.for_ids
+    assert verdict.risk != "low"
+
+
 def test_classify_reports_none_for_a_genuine_situation_but_keeps_the_resemblance() -> None:
     from core.verdict import reported_scenario
 
@@ -490,6 +501,9 @@ SCRIPT_PHRASINGS = [
     ("我们告诉他这就是诈骗", "says_it_is_fraud", False),
     ("新闻上说这种都是骗人的", "says_it_is_fraud", True),
     ("凡是要求转到安全账户的都是诈骗", "says_it_is_fraud", True),
+    ("会计当面去领导办公室问了 领导说没发过", "check_found_impostor", True),
+    ("我们劝他先当面看车，他同意不汇了", "in_person", False),
+    ("柜台记录：一位阿姨要汇款到国外", "in_person", False),
 ]
 
 

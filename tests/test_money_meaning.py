@@ -253,3 +253,18 @@ def test_a_loss_retold_from_the_news_is_not_the_residents(text: str, sent: bool)
     neighbour's told without news (still minutes to stop the payment), stays one."""
     intent = {"name": MONEY_SENT_INTENT, "confidence": 0.9}
     assert says_money_sent(intent, text) is sent
+
+
+@pytest.mark.parametrize("text,sent", [
+    ("转账过去就被拉黑了 东西也没收到", True),
+    ("前前后后给了六千多 一分钱没借到", True),
+    ("交了三次钱 款还没下来", True),
+    ("邮费都付了 手机咋还没寄来嘞", True),
+    ("有个客人说扫码多付了五百 发了张截图让我退他 可我手机没收到", False),
+    ("他让我转账过去验证一下 卖家已经跑路了", False),
+])
+def test_what_was_paid_for_never_came_is_a_loss_the_resident_confirms(text: str, sent: bool) -> None:
+    """Money paid and the loan, the goods or the prize never came: the golden hour whatever share the intent
+    classifier gives (a confirmed loss), but a phone that received nothing, or a transfer still asked for, is not."""
+    intent = {"name": "consult", "confidence": 0.9}
+    assert says_money_sent(intent, text) is sent
