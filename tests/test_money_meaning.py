@@ -234,6 +234,7 @@ def test_a_broken_pattern_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pyte
     ("他给我转了一笔钱让我转给别人，我转了", True),
     ("刷单第一单给我返了20，第二单让我垫付了300", True),
     ("【转转】您寄出的手机已通过验机，回收价2150元已打入您的转转钱包", False),
+    ("转账时误将5000元转入他人账户，民警帮忙联系了收款人，对方已原路退回", False),
 ])
 def test_money_that_came_to_the_resident_is_not_the_golden_hour(text: str, sent: bool) -> None:
     """"转了" said of a gift received is not money gone, unless the resident also sent some."""
