@@ -48,6 +48,7 @@ RULES = {
     "money_arrived": ("【某银行】您的养老金2300元已发放至尾号0921账户", "补贴马上就发，先交200元手续费"),
     "nothing_asked": ("他什么都没要，就说注意安全", "他要我转账"),
     "warning_or_news": ("新闻说警方抓获了一个诈骗团伙", "有人给我打电话说我中奖了"),
+    "case_bulletin": ("【以案说法】一名大学生收到私信，被要求先交纳保证金", "【XX银行】您的账户异常，请先交纳保证金"),
     "says_it_is_fraud": ("凡是要求转账到安全账户的都是诈骗", "请把钱转到安全账户"),
     "refund_back": ("退款已经原路退回到我的银行卡了", "他说先转过去验资，验完原路退回"),
     "marketing_optout": ("会员日全场五折，回T退订", "您的医保卡异常，请点击链接"),
@@ -324,6 +325,16 @@ def test_a_check_that_found_the_impostor_protects_nothing() -> None:
     verdict = assess(0.99, found, thresholds=LIMITS)
     assert "verified_by_own_call" not in verdict.against_ids and "check_found_impostor" in verdict.for_ids
     assert verdict.risk != "low"
+
+
+def test_a_police_bulletin_retelling_a_case_quotes_the_demands_it_does_not_make_them() -> None:
+    bulletin = "近日，我市一名退休干部接到自称公安部的电话，要求其将资金转入安全账户，先后转账60万元"
+    found = find(bulletin, signals=detect_signals(bulletin))
+    assert "case_bulletin" in found
+    assert assess(0.95, found, thresholds=LIMITS).risk == "low"
+    imitation = "近日，我市一名市民领到补贴，点击 http://bt-gov.top 领取"
+    assert assess(0.95, find(imitation, signals=detect_signals(imitation, has_link=True)),
+                  thresholds=LIMITS).risk != "low"
 
 
 def test_classify_reports_none_for_a_genuine_situation_but_keeps_the_resemblance() -> None:
