@@ -10,7 +10,9 @@ BIN := $(VENV)/bin
 RASA := $(BIN)/rasa
 MODEL := models/fraudbot.tar.gz
 SPACY_PIPELINE := nlu/spacy/zh_fraudbot_v1/config.cfg
-TRAIN_INPUTS := config.yml domain.yml $(shell find nlu/data stories -name '*.yml' 2>/dev/null) \
+# The data folders themselves too: a folder's time changes when a file is added or removed, so a deleted
+# training file retrains the model as well.
+TRAIN_INPUTS := config.yml domain.yml $(shell find nlu/data stories \( -type d -o -name '*.yml' \) 2>/dev/null) \
 	nlu/components.py nlu/spacy_pipeline.py nlu/intent_classifier.py nlu/text_normalizer.py nlu/normalize.py \
 	nlu/homophones.yml
 
