@@ -33,7 +33,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -60,7 +60,7 @@ from bot.alerts.service import (
 from bot.campaign_messages import DAILY_TIP, KINDS, TIMELY, TIMELY_DAYS, compose, items
 from bot.inbound import normalise
 from bot.retention import CHINA
-from bot.store import aware, engine, groups, metadata, now
+from bot.store import aware, engine, groups, metadata, now, utc
 
 logger = logging.getLogger(__name__)
 
@@ -348,7 +348,7 @@ class Campaigns:
 
     def _utc_now(self) -> datetime:
         """The clock's time as stored: UTC (SQLite keeps no zone, and :func:`bot.store.aware` reads UTC back)."""
-        return self.clock().astimezone(timezone.utc)
+        return utc(self.clock())
 
     def get(self, campaign_id: int) -> Campaign | None:
         with self.engine.connect() as db:

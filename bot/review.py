@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot import fingerprints, known, near_duplicates, scam_library
 from bot.alerts.model import audit_log
 from bot.reports import ACCEPTED, DISMISSED, EXAMPLE, OPEN, WRONG, feedback, reports
-from bot.store import aware, engine, now
+from bot.store import aware, engine, now, utc
 
 GROUP_SCAN = 2000
 """At most this many of the latest open texts are grouped per page: the queue is read by people, the oldest
@@ -189,7 +189,7 @@ def decide_indicator(actor: str, decision: str, kind: str, value: str, url: str 
             db.execute(table.insert().values(kind=kind, value=key, report_count=0, first_seen=moment,
                                              last_seen=moment, **values))
         result = known._indicator(db.execute(select(table).where(this)).one())
-        expires_at = result.expires_at.astimezone(timezone.utc).isoformat() if result.expires_at else None
+        expires_at = utc(result.expires_at).isoformat() if result.expires_at else None
         _audit(db, actor, f"indicator_{decision}", {
             "kind": result.kind, "value": result.value, "expires_at": expires_at, "reports": result.report_count})
     return result
