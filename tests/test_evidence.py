@@ -545,6 +545,8 @@ SCRIPT_PHRASINGS = [
     ("刷到一个视频，讲冒充客服退款的套路", "warning_or_news", True),
     ("那个警察讲：这个电话你不能挂，一挂就视为畏罪潜逃", "warning_or_news", False),
     ("社区民警来小区讲防盗防骗", "warning_or_news", True),
+    ("最后让她把银行卡里的钱转到一个账户里等退款", "asks_transfer", True),
+    ("她自己把银行卡里的钱转到余额宝了", "asks_transfer", False),
     ("公众号说我获得了免费旅游，要先交押金", "warning_or_news", False),
     ("村头广播讲了半个钟头，说有人冒充公安局", "warning_or_news", True),
     ("客服说您的账户被判定为恶意套利，要交保证金", "warning_or_news", False),

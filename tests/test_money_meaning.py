@@ -263,6 +263,10 @@ def test_a_loss_retold_from_the_news_is_not_the_residents(text: str, sent: bool)
     ("邮费都付了 手机咋还没寄来嘞", True),
     ("有个客人说扫码多付了五百 发了张截图让我退他 可我手机没收到", False),
     ("他让我转账过去验证一下 卖家已经跑路了", False),
+    # asking to freeze the receiving account: the money has reached it
+    ("我妈转了四万二 现在还能不能冻结对方", True),
+    ("刚转了三千过去 能不能把他的卡止付", True),
+    ("客服说我的账户要冻结 让我转到安全账户", False),
 ])
 def test_what_was_paid_for_never_came_is_a_loss_the_resident_confirms(text: str, sent: bool) -> None:
     """Money paid and the loan, the goods or the prize never came: the golden hour whatever share the intent
