@@ -345,6 +345,10 @@ def test_classify_reports_none_for_a_genuine_situation_but_keeps_the_resemblance
     assert reported_scenario(genuine) == "none" and genuine.scenario == "impersonate_acquaintance"
     question = Case(text="什么是杀猪盘", scenario="romance", confidence=0.9, scam_probability=0.99)
     assert reported_scenario(question) == "romance"  # a question about a scam keeps its scenario
+    for text, scenario in (("刷单为什么全是骗人的", "task_rebate"), ("淘宝客服主动打电话来退款的 都是骗子吗",
+                                                               "fake_customer_service")):
+        asked = Case(text=text, scenario=scenario, confidence=0.95, scam_probability=0.97)
+        assert asked.knowledge_question and assessment(asked).risk == "low" and reported_scenario(asked) == scenario
     sent = Case(text="当面给了他两万", scenario="romance", confidence=0.9, scam_probability=0.99, money_sent=True)
     assert reported_scenario(sent) == "romance"
 
@@ -547,6 +551,19 @@ SCRIPT_PHRASINGS = [
     ("社区民警来小区讲防盗防骗", "warning_or_news", True),
     ("最后让她把银行卡里的钱转到一个账户里等退款", "asks_transfer", True),
     ("她自己把银行卡里的钱转到余额宝了", "asks_transfer", False),
+    # blackmail with a recording, in the blackmailer's words
+    ("你要是不转钱 你老婆孩子单位同事明天都能看到你的精彩表演", "known_script", True),
+    ("再不打钱 视频马上群发给你的同事和家人", "known_script", True),
+    ("最后给你一次机会，五万块买你的名声", "known_script", True),
+    ("同事发给我一个视频 挺好笑的", "known_script", False),
+    # a question is not the message saying it is a scam, nor a warning that they never ask
+    ("淘宝客服主动打电话来退款的 都是骗子吗", "says_it_is_fraud", False),
+    ("刷单为什么全是骗人的", "says_it_is_fraud", False),
+    ("警察会不会让老百姓往安全账户里转钱", "says_it_is_fraud", False),
+    ("警察不会让老百姓往安全账户里转钱", "says_it_is_fraud", True),
+    # the platform's account is not the resident's own bank or brokerage
+    ("他说包赢，现在我账户里有两万，但提不出来", "settled_officially", False),
+    ("这只基金是我在自己的证券账户里买的", "settled_officially", True),
     ("公众号说我获得了免费旅游，要先交押金", "warning_or_news", False),
     ("村头广播讲了半个钟头，说有人冒充公安局", "warning_or_news", True),
     ("客服说您的账户被判定为恶意套利，要交保证金", "warning_or_news", False),

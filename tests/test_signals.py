@@ -8,6 +8,7 @@ from nlu.signals import detect_signals, signal_table
 @pytest.mark.parametrize("text,signal", [
     ("他说我涉嫌洗钱，让我把钱转到安全账户", "safe_account"),
     ("最后让她把钱转到一个安全的账户里", "safe_account"),
+    ("我现在先发给你一个同事看看，再不打钱后果自负", "threat"),
     ("对方让我下载腾讯会议开屏幕共享", "screen_share"),
     ("客服让我把收到的验证码告诉他", "verification_code"),
     ("贷款要先交解冻费才能放款", "upfront_fee"),
