@@ -18,6 +18,9 @@ _NOBODY = re.compile(r"((没有|没|无)人(找|问|跟|向|给)?(我|她|他|�
                      r"|(从没|从来没|没有|没|并没|也没)(说过|提过|说|提))(要|让|叫|问|提)(我|她|他)?(先)?$")
 # "不补保证金还要倒赔", "不交保证金就冻结": the negation sets a condition, the threat follows.
 _CONDITION_AFTER = re.compile(r"[^\s，。,.;；!！?？]?(就|还要|还得|将会|将|会被|要被|的话|否则)")
+# "要是有人让我转钱", "是不是有人打电话让您转账": someone imagined, in the same clause, is not someone who asked.
+_HYPOTHETICAL = re.compile(r"(要是|如果|假如|万一|若是|倘若|是不是|有没有|凡是)有人"
+                           r"(给我|给你|给您|跟我|跟你|找我|找你|打电话|来电|打来)?[^\s，。,.;；!！?？]{0,6}$")
 # "验证码也没要": the thing named, then denied (the subject is what was not asked for).
 _DENIED_AFTER = re.compile(r"\S{0,3}?(也|都|倒|并|就)?(没有|没|从没|从来没)(要|提|问|让|说|要过|提过|问过|让我)")
 
@@ -63,12 +66,15 @@ def shows(signal: Signal, text: str) -> bool:
 
 def affirmed(text: str, match: re.Match[str]) -> bool:
     """False when ``match`` follows a negation within three characters (他没让我下载APP, 没用什么共享屏幕), or is
-    followed by one that denies it (验证码也没要, 屏幕共享那些都没提). A negation that only sets a
+    followed by one that denies it (验证码也没要, 屏幕共享那些都没提), or follows someone only imagined
+    (要是有人让我转钱). A negation that only sets a
     condition ("不还就上征信", "不交就冻结", "没有的话交两千") negates the condition, not the demand after it."""
     negation = _NEGATION.search(text[max(0, match.start() - 4):match.start()])
     rest = negation.group("rest") or "" if negation else ""
     if negation and "就" not in rest and rest != "的话" and not _CONDITION_AFTER.match(text, match.end()):
         return False
     if _NOBODY.search(text[max(0, match.start() - 7):match.start()]):
+        return False
+    if _HYPOTHETICAL.search(text[max(0, match.start() - 14):match.start()]):
         return False
     return not _DENIED_AFTER.match(text, match.end())

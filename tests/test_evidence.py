@@ -561,6 +561,9 @@ SCRIPT_PHRASINGS = [
     ("刷单为什么全是骗人的", "says_it_is_fraud", False),
     ("警察会不会让老百姓往安全账户里转钱", "says_it_is_fraud", False),
     ("警察不会让老百姓往安全账户里转钱", "says_it_is_fraud", True),
+    ("任何机构和个人声称可以“征信修复”“征信洗白”均不可信", "says_it_is_fraud", True),
+    ("要是有人让俺转钱俺不知到真假", "asks_transfer", False),
+    ("又问是不是有人打电话让我转账", "asks_transfer", False),
     # the platform's account is not the resident's own bank or brokerage
     ("他说包赢，现在我账户里有两万，但提不出来", "settled_officially", False),
     ("这只基金是我在自己的证券账户里买的", "settled_officially", True),

@@ -37,6 +37,18 @@ def test_negated_flags_do_not_count() -> None:
     assert detect_signals("钱对不上，让我下载APP") == ["unknown_app"]
 
 
+def test_someone_only_imagined_asks_for_nothing() -> None:
+    """"要是有人让我转钱" asks how to tell; the same demand told as it happened is one."""
+    assert detect_signals("要是有人让我下载APP 我咋知道真假") == []
+    assert detect_signals("柜员问我是不是有人打电话让我下载会议软件") == []
+    assert detect_signals("有人打电话让我下载会议软件") == ["unknown_app"]
+
+
+def test_a_game_account_sold_is_not_a_card_lent() -> None:
+    assert "account_lending" not in detect_signals("【交易猫】您出售的游戏账号已被买家确认收货")
+    assert "account_lending" in detect_signals("有人出五百块收我的微信号")
+
+
 def test_plain_greeting_has_no_flags() -> None:
     assert detect_signals("你好，今天天气不错") == []
 
