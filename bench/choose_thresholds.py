@@ -25,12 +25,14 @@ notices that worried someone), ``tests/data/pairs_validation.csv`` (200 real-vs-
 relatives and community officers' case records; 160 genuine in 32 kinds) and ``tests/data/everyday_validation.csv``
 (400 messages typed right after something happened, half of them 5-30 characters; 160 genuine in 43 kinds) and
 ``tests/data/long_validation.csv`` (300 whole stories in one message, 125-380 characters; 120 genuine in 30 kinds),
-``tests/data/inbox_validation.csv`` (400 messages to a county police anti-fraud account in one day: each scam id now,
+``tests/data/inbox_validation.csv`` (399 messages to a county police anti-fraud account in one day: each scam id now,
 over, pasted and asked about; 160 genuine in 52 kinds) and ``tests/data/sender_texts_validation.csv`` (400 texts exactly
-as the sender wrote them, every stage of each scam; 130 genuine notices, marketing and messages from real people),
-each written by a separate writer and never trained on: the split's look-alikes come from the same writers
-as the training data, so alone it flatters how well genuine situations are told apart. The independent sets
-in ``bench/data`` are NEVER used here: they measure the result afterwards (``fraudbot eval``).
+as the sender wrote them, every stage of each scam; 130 genuine notices, marketing and messages from real people)
+and ``tests/data/new_forms_validation.csv`` (359: each scam in a 2026 costume, AI voices, 数字人民币, 医保码, fake
+征兵 and army procurement; 143 genuine uses of the same new services), each written by a separate writer and never
+trained on: the split's look-alikes come from the same writers as the training data, so alone it flatters how well
+genuine situations are told apart. The independent sets in ``bench/data`` are NEVER used here: they measure the
+result afterwards (``fraudbot eval``).
 
 Every message of the split is parsed once by the trained model and turned into a case exactly
 as the bot does (``bot.nlu_client.case_from_parse``); then each combination of thresholds on a
@@ -92,7 +94,8 @@ VALIDATION = (PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml",
               PROJECT_ROOT / "tests" / "data" / "everyday_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "long_validation.csv",
               PROJECT_ROOT / "tests" / "data" / "inbox_validation.csv",
-              PROJECT_ROOT / "tests" / "data" / "sender_texts_validation.csv")
+              PROJECT_ROOT / "tests" / "data" / "sender_texts_validation.csv",
+              PROJECT_ROOT / "tests" / "data" / "new_forms_validation.csv")
 RISK_FILE = PROJECT_ROOT / "core" / "data" / "risk.yml"
 MAX_GENUINE_HIGH = 0.03
 TIE = 0.005  # objectives closer than this to the best are ties (see the module's docstring)

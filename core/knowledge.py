@@ -98,8 +98,8 @@ def money_sent_patterns() -> list[str]:
 
 def money_direction_patterns(kind: str) -> list[str]:
     """Regular expressions of ``data/money_sent.yml``: ``incoming`` (money that came to the resident),
-    ``sender`` (the resident as the one who sent it), ``others`` (a victim in a retold story) or ``market``
-    (a market loss in the resident's own account)."""
+    ``sender`` (the resident as the one who sent it), ``others`` (a victim in a retold story), ``market``
+    (a market loss in the resident's own account) or ``own_bill`` (a bill paid through the official channel)."""
     return list((_read("money_sent.yml") or {}).get(kind) or [])
 
 

@@ -198,6 +198,12 @@ def market_loss(text: str) -> bool:
     return _unsent("market", text)
 
 
+def own_bill(text: str) -> bool:
+    """Whether the money in ``text`` paid the resident's own bill through the official channel (医保在支付宝里交了380):
+    an ``own_bill`` pattern of ``data/money_sent.yml``. Paid to the service, so not the golden hour."""
+    return _any_match(money_direction_patterns("own_bill"), text)
+
+
 def retold_loss(text: str) -> bool:
     """Whether the money in ``text`` was lost by someone in a story the resident retells (新闻说有人被骗了
     几十万), not by the resident: words of news or a warning, a victim in the story (``others``), and
@@ -225,7 +231,8 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
     (``1' OR '1'='1``) that was once ``money_already_sent`` in 28% of a hostile test's messages.
     A pasted bank notice (尾号1234消费286元) is a notice, not a loss (``core.moments.is_notice``), and
     money that came to the resident with nothing sent back (``received_only``) is not one either, nor a
-    loss retold from the news (``retold_loss``), nor a market loss in the resident's own account (``market_loss``).
+    loss retold from the news (``retold_loss``), nor a market loss in the resident's own account (``market_loss``),
+    nor the resident's own bill paid through the official channel (``own_bill``).
     An amount or a bank named in ``entities`` lowers the share needed to ``MONEY_SENT_CORROBORATED``;
     a loss the resident confirms in the same message (``confirms_loss``) needs no share at all.
     """
@@ -233,7 +240,7 @@ def says_money_sent(intent: Mapping[str, Any] | None, text: str,
         return False
     if confirms_loss(text):
         return True
-    if received_only(text) or market_loss(text):
+    if received_only(text) or market_loss(text) or own_bill(text):
         return False
     corroborated = any(e.get("entity") in CORROBORATING_ENTITIES for e in entities)
     needed = MONEY_SENT_CORROBORATED if corroborated else MONEY_SENT_CONFIDENCE

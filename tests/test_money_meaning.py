@@ -273,3 +273,16 @@ def test_what_was_paid_for_never_came_is_a_loss_the_resident_confirms(text: str,
     classifier gives (a confirmed loss), but a phone that received nothing, or a transfer still asked for, is not."""
     intent = {"name": "consult", "confidence": 0.9}
     assert says_money_sent(intent, text) is sent
+
+
+@pytest.mark.parametrize("text,sent", [
+    ("今年城乡居民医保在支付宝里交了380，怎么查到底交上了没有", False),
+    ("我在网上国网交了两百电费 怎么还显示欠费", False),
+    ("说我医保卡异常 让我扫码交了380", True),
+    ("客服让我在支付宝里交了五百保证金 人就不见了", True),
+])
+def test_a_bill_paid_through_the_official_channel_is_not_the_golden_hour(text: str, sent: bool) -> None:
+    """The resident's own 医保 or electricity bill paid in Alipay went to the service; a code scanned for a caller,
+    or a loss the resident confirms, is still money gone."""
+    intent = {"name": MONEY_SENT_INTENT, "confidence": 0.9}
+    assert says_money_sent(intent, text) is sent
