@@ -31,6 +31,12 @@ def training() -> set[str]:
     return texts
 
 
+@pytest.fixture(scope="module")
+def long_examples(training: set[str]) -> list[str]:
+    """The training examples long enough to be compared for near copies, filtered once for every set."""
+    return sorted(text for text in training if len(text) >= NEAR_MIN_LENGTH)
+
+
 def test_the_sets_and_the_training_data_are_found(training: set[str]) -> None:
     assert len(SETS) >= 20 and all(path.exists() for path in SETS)
     assert len(training) > 10_000
@@ -43,8 +49,8 @@ def test_no_evaluation_message_is_a_training_example(path: Path, training: set[s
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda path: path.name)
-def test_no_evaluation_message_is_a_near_copy_of_a_training_example(path: Path, training: set[str]) -> None:
-    examples = sorted(text for text in training if len(text) >= NEAR_MIN_LENGTH)
+def test_no_evaluation_message_is_a_near_copy_of_a_training_example(path: Path, long_examples: list[str]) -> None:
+    examples = long_examples
     messages = sorted({text.strip() for text, _ in read_labelled(path) if len(text.strip()) >= NEAR_MIN_LENGTH})
     similarity = process.cdist(messages, examples, scorer=fuzz.ratio, score_cutoff=NEAR_COPY, workers=-1)
     near = [(messages[i], examples[j]) for i, j in zip(*similarity.nonzero(), strict=True)]
